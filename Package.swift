@@ -1,0 +1,68 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Kernels are always compiled optimised: a debug build of the test suite would otherwise run the
+// GEMMs at -O0 and the tests would take minutes instead of seconds.
+let kernelCFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-pthread"])]
+// The numeric Swift code is compiled with optimisation in every configuration for the same reason.
+let numericSwiftFlags: [SwiftSetting] = [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]
+
+let package = Package(
+    name: "TernFlux",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ternflux", targets: ["ternflux"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages.
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Packed ternary GEMM kernels with runtime CPU dispatch.
+        .target(
+            name: "CTernaryKernels",
+            cSettings: kernelCFlags,
+            linkerSettings: [.linkedLibrary("pthread")]
+        ),
+        .target(
+            name: "TernaryTensors",
+            dependencies: ["CTernaryKernels", "COpenBLAS"],
+            swiftSettings: numericSwiftFlags
+        ),
+        .target(
+            name: "FluxModel",
+            dependencies: ["TernaryTensors", "COpenBLAS", "CZlib"],
+            swiftSettings: numericSwiftFlags
+        ),
+        .target(name: "JobQueue", dependencies: ["CRdKafka"]),
+        .target(name: "JobStore", dependencies: ["CLibPQ"]),
+        .target(
+            name: "Worker",
+            dependencies: [
+                "FluxModel", "JobQueue", "JobStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "ternflux",
+            dependencies: [
+                "Worker", "FluxModel", "TernaryTensors", "JobQueue", "JobStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "TernaryTensorsTests", dependencies: ["TernaryTensors", "CTernaryKernels"]),
+        .testTarget(name: "FluxModelTests", dependencies: ["FluxModel", "TernaryTensors"]),
+        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue"]),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "JobQueue", "JobStore", "FluxModel"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

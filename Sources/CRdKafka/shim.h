@@ -1,0 +1,5 @@
+#ifndef TERNFLUX_CRDKAFKA_SHIM_H
+#define TERNFLUX_CRDKAFKA_SHIM_H
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#endif

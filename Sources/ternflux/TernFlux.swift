@@ -1,0 +1,14 @@
+import ArgumentParser
+
+@main
+struct TernFlux: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "ternflux",
+        abstract: "Bulk text-to-image generation with ternary (1.58-bit) FLUX-architecture models.",
+        version: version,
+        subcommands: [
+        ]
+    )
+}

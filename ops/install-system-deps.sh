@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages TernFlux builds, tests and runs with. Idempotent; needs root (apt-get).
+set -euo pipefail
+packages=(librdkafka-dev libpq-dev libopenblas-dev zlib1g-dev postgresql kcat)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's postgresql package starts a cluster of its own on some machines; tests use their own.
+command -v swift >/dev/null || { echo "swift is not on PATH (expected Swift 6.x, e.g. /opt/swift/usr/bin)" >&2; exit 1; }
