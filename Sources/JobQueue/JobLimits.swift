@@ -1,0 +1,81 @@
+/// Limits on what one job may ask for, shared by `ternflux submit` (checked before anything is
+/// written) and the worker (checked again on every record, since anything can be produced to the
+/// topic). One struct so the two can never disagree.
+public struct JobLimits: Sendable, Equatable {
+    /// Longest prompt, in Unicode scalars. The text encoders truncate far earlier (CLIP 77, T5 512
+    /// tokens); the limit keeps rows, records and logs bounded.
+    public var maxPromptScalars: Int
+    /// Image sides in pixels: multiples of `sideMultiple` (VAE ×8 and 2×2 patch packing) within range.
+    public var sideRange: ClosedRange<Int>
+    public var sideMultiple: Int
+    public var stepsRange: ClosedRange<Int>
+    public var guidanceRange: ClosedRange<Double>
+    public var seedRange: ClosedRange<Int64>
+    public var maxModelNameLength: Int
+    public var attemptRange: ClosedRange<Int>
+
+    public init(maxPromptScalars: Int = 4_096, sideRange: ClosedRange<Int> = 16...2_048, sideMultiple: Int = 16,
+                stepsRange: ClosedRange<Int> = 1...100, guidanceRange: ClosedRange<Double> = 0...30,
+                seedRange: ClosedRange<Int64> = 0...Int64.max, maxModelNameLength: Int = 128,
+                attemptRange: ClosedRange<Int> = 0...1_000) {
+        self.maxPromptScalars = maxPromptScalars
+        self.sideRange = sideRange
+        self.sideMultiple = sideMultiple
+        self.stepsRange = stepsRange
+        self.guidanceRange = guidanceRange
+        self.seedRange = seedRange
+        self.maxModelNameLength = maxModelNameLength
+        self.attemptRange = attemptRange
+    }
+
+    public static let standard = JobLimits()
+
+    // Checks shared by every parser of job parameters (JSONL, CSV, text, Kafka records).
+
+    public func checkPrompt(_ prompt: String) -> String? {
+        if prompt.unicodeScalars.allSatisfy({ $0.properties.isWhitespace }) { return "must not be empty" }
+        let scalars = prompt.unicodeScalars.count
+        if scalars > maxPromptScalars {
+            return "is \(scalars) characters long; the limit is \(maxPromptScalars)"
+        }
+        // Postgres text cannot hold U+0000, so such a prompt could never be recorded.
+        if prompt.unicodeScalars.contains("\u{0}") { return "contains a NUL character (U+0000)" }
+        return nil
+    }
+
+    public func checkSide(_ value: Int) -> String? {
+        if !sideRange.contains(value) || value % sideMultiple != 0 {
+            return "must be a multiple of \(sideMultiple) between \(sideRange.lowerBound) and \(sideRange.upperBound) (got \(value))"
+        }
+        return nil
+    }
+
+    public func checkSteps(_ value: Int) -> String? {
+        stepsRange.contains(value) ? nil
+            : "must be between \(stepsRange.lowerBound) and \(stepsRange.upperBound) (got \(value))"
+    }
+
+    public func checkGuidance(_ value: Double) -> String? {
+        value.isFinite && guidanceRange.contains(value) ? nil
+            : "must be a number between \(guidanceRange.lowerBound) and \(guidanceRange.upperBound) (got \(value))"
+    }
+
+    public func checkSeed(_ value: Int64) -> String? {
+        seedRange.contains(value) ? nil
+            : "must be between \(seedRange.lowerBound) and \(seedRange.upperBound) (got \(value))"
+    }
+
+    public func checkModel(_ name: String) -> String? {
+        if name.isEmpty { return "must not be empty" }
+        if name.unicodeScalars.count > maxModelNameLength { return "is longer than \(maxModelNameLength) characters" }
+        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            return "contains control characters"
+        }
+        return nil
+    }
+
+    public func checkAttempt(_ value: Int) -> String? {
+        attemptRange.contains(value) ? nil
+            : "must be between \(attemptRange.lowerBound) and \(attemptRange.upperBound) (got \(value))"
+    }
+}

@@ -1,0 +1,217 @@
+import Foundation
+
+/// One thing wrong with one field of a job record.
+public struct JobFieldProblem: Sendable, Equatable, CustomStringConvertible {
+    public var field: String
+    public var message: String
+
+    public init(field: String, message: String) {
+        self.field = field
+        self.message = message
+    }
+
+    public var description: String { "\(field): \(message)" }
+}
+
+/// Why a job record could not be turned into a `JobMessage`. The two cases lead to different
+/// outcomes: with no readable job id there is no job to fail, so the record is dead-lettered;
+/// with one, that job is failed with these problems as its error.
+public enum JobMessageError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Neither the value's `job_id` nor the record key is a UUID → dead-letter the record.
+    case unidentifiable(reason: String)
+    /// The job id is known but the record is unusable → fail that job.
+    case invalid(jobID: UUID, problems: [JobFieldProblem])
+
+    public var jobID: UUID? {
+        if case .invalid(let id, _) = self { return id }
+        return nil
+    }
+
+    public var description: String {
+        switch self {
+        case .unidentifiable(let reason):
+            return "job record without a readable job id: \(reason)"
+        case .invalid(let id, let problems):
+            return "job \(id.uuidString.lowercased()) is invalid: " + problems.map(\.description).joined(separator: "; ")
+        }
+    }
+}
+
+extension JobMessage {
+    /// Parses and validates a record value (and its key, which by contract is the job id).
+    ///
+    /// The job id comes from the value's `job_id`; when that is missing or unreadable (invalid
+    /// JSON included) the key is used if it is a UUID. Problems are collected for every field,
+    /// not just the first, so one failed job explains everything that was wrong with it.
+    public static func parse(value: [UInt8], key: [UInt8]? = nil, limits: JobLimits = .standard) throws -> JobMessage {
+        var problems: [JobFieldProblem] = []
+        let keyText = key.flatMap { String(validating: $0, as: UTF8.self) }
+        let keyID = keyText.flatMap(parseUUID)
+
+        // Invalid UTF-8 is repaired (U+FFFD) only so the job id can still be read; the job fails.
+        var text = String(validating: value, as: UTF8.self)
+        if text == nil {
+            let offset = firstInvalidUTF8Offset(value) ?? 0
+            problems.append(JobFieldProblem(field: "(record)", message: "is not valid UTF-8 (first invalid byte at offset \(offset))"))
+            text = String(decoding: value, as: UTF8.self)
+        }
+
+        let fields: [String: JSONValue]
+        do {
+            let parsed = try JSONDecoder().decode(JSONValue.self, from: Data(text!.utf8))
+            guard case .object(let object) = parsed else {
+                throw JobParseFailure(reason: "the value is \(parsed.kind), not a JSON object")
+            }
+            fields = object
+        } catch {
+            let reason = (error as? JobParseFailure)?.reason ?? "the value is not valid JSON (\(describeJSONError(error)))"
+            guard let keyID else {
+                throw JobMessageError.unidentifiable(reason: reason + keyNote(keyText))
+            }
+            throw JobMessageError.invalid(jobID: keyID, problems: problems + [JobFieldProblem(field: "(record)", message: reason)])
+        }
+
+        var reader = FieldReader(fields: fields)
+        let valueID = reader.uuid("job_id")
+        guard let jobID = valueID ?? keyID else {
+            let reason = reader.problems.first.map(\.description) ?? "job_id: is missing"
+            throw JobMessageError.unidentifiable(reason: reason + keyNote(keyText))
+        }
+        if let valueID, let keyID, valueID != keyID {
+            reader.problems.append(JobFieldProblem(field: "job_id", message: "\(valueID.uuidString.lowercased()) does not match the record key \(keyText!)"))
+        }
+
+        if let v = reader.integer("v"), v != Int64(JobMessage.version) {
+            reader.problems.append(JobFieldProblem(field: "v", message: "unsupported contract version \(v) (this worker reads \(JobMessage.version))"))
+        }
+        let batchID = reader.uuid("batch_id")
+        let prompt = reader.string("prompt")
+        let seed = reader.integer("seed")
+        let width = reader.integer("width")
+        let height = reader.integer("height")
+        let steps = reader.integer("steps")
+        let guidance = reader.number("guidance")
+        let model = reader.string("model")
+        let attempt = fields["attempt"] == nil ? 0 : reader.integer("attempt")
+        problems += reader.problems
+
+        if problems.isEmpty, let batchID, let prompt, let seed, let width, let height, let steps, let guidance, let model, let attempt {
+            let message = JobMessage(jobID: jobID, batchID: batchID, prompt: prompt, seed: seed,
+                                     width: clampToInt(width), height: clampToInt(height), steps: clampToInt(steps),
+                                     guidance: guidance, model: model, attempt: clampToInt(attempt))
+            let limitProblems = message.validate(limits: limits)
+            if limitProblems.isEmpty { return message }
+            throw JobMessageError.invalid(jobID: jobID, problems: limitProblems)
+        }
+        // Report limit problems of the fields that did parse too, so the error is complete.
+        if let prompt, let m = limits.checkPrompt(prompt) { problems.append(JobFieldProblem(field: "prompt", message: m)) }
+        for (name, value) in [("width", width), ("height", height)] {
+            if let value, let m = limits.checkSide(clampToInt(value)) { problems.append(JobFieldProblem(field: name, message: m)) }
+        }
+        if let steps, let m = limits.checkSteps(clampToInt(steps)) { problems.append(JobFieldProblem(field: "steps", message: m)) }
+        if let guidance, let m = limits.checkGuidance(guidance) { problems.append(JobFieldProblem(field: "guidance", message: m)) }
+        if let seed, let m = limits.checkSeed(seed) { problems.append(JobFieldProblem(field: "seed", message: m)) }
+        if let model, let m = limits.checkModel(model) { problems.append(JobFieldProblem(field: "model", message: m)) }
+        throw JobMessageError.invalid(jobID: jobID, problems: problems)
+    }
+
+    /// Parses a consumed record.
+    public static func parse(_ record: ConsumedMessage, limits: JobLimits = .standard) throws -> JobMessage {
+        try parse(value: record.value, key: record.key, limits: limits)
+    }
+}
+
+private struct JobParseFailure: Error { var reason: String }
+
+private func keyNote(_ keyText: String?) -> String {
+    guard let keyText else { return "; the record has no usable key" }
+    let shown = keyText.count > 80 ? String(keyText.prefix(80)) + "…" : keyText
+    return "; the record key '\(shown)' is not a job id"
+}
+
+private func clampToInt(_ v: Int64) -> Int { Int(clamping: v) }
+
+func parseUUID(_ s: String) -> UUID? {
+    // Foundation also accepts uppercase; both spellings name the same job.
+    s.utf8.count == 36 ? UUID(uuidString: s) : nil
+}
+
+private func firstInvalidUTF8Offset(_ bytes: [UInt8]) -> Int? {
+    var iterator = bytes.makeIterator()
+    var decoder = UTF8()
+    var offset = 0
+    var consumed = 0
+    // Track the offset of each scalar's first byte by re-encoding what was decoded.
+    while true {
+        switch decoder.decode(&iterator) {
+        case .scalarValue(let scalar):
+            offset += UTF8.width(scalar)
+            consumed = offset
+        case .emptyInput:
+            return nil
+        case .error:
+            return consumed
+        }
+    }
+}
+
+private func describeJSONError(_ error: Error) -> String {
+    if case DecodingError.dataCorrupted(let context) = error {
+        if let underlying = context.underlyingError { return "\(underlying)" }
+        return context.debugDescription
+    }
+    return "\(error)"
+}
+
+/// Reads typed fields out of a JSON object, recording a problem for each missing or mistyped one.
+private struct FieldReader {
+    let fields: [String: JSONValue]
+    var problems: [JobFieldProblem] = []
+
+    mutating func problem(_ field: String, _ message: String) {
+        problems.append(JobFieldProblem(field: field, message: message))
+    }
+
+    mutating func value(_ field: String) -> JSONValue? {
+        guard let v = fields[field], v != .null else {
+            problem(field, "is missing")
+            return nil
+        }
+        return v
+    }
+
+    mutating func string(_ field: String) -> String? {
+        guard let v = value(field) else { return nil }
+        guard case .string(let s) = v else { problem(field, "expected a string, got \(v.kind)"); return nil }
+        return s
+    }
+
+    mutating func uuid(_ field: String) -> UUID? {
+        guard let s = string(field) else { return nil }
+        guard let id = parseUUID(s) else {
+            let shown = s.count > 80 ? String(s.prefix(80)) + "…" : s
+            problem(field, "'\(shown)' is not a UUID")
+            return nil
+        }
+        return id
+    }
+
+    mutating func integer(_ field: String) -> Int64? {
+        guard let v = value(field) else { return nil }
+        switch v {
+        case .integer(let i): return i
+        case .number(let d) where d.rounded() == d && abs(d) < 9.2e18: return Int64(d)
+        case .number(let d): problem(field, "expected an integer, got \(d)"); return nil
+        default: problem(field, "expected an integer, got \(v.kind)"); return nil
+        }
+    }
+
+    mutating func number(_ field: String) -> Double? {
+        guard let v = value(field) else { return nil }
+        switch v {
+        case .integer(let i): return Double(i)
+        case .number(let d): return d
+        default: problem(field, "expected a number, got \(v.kind)"); return nil
+        }
+    }
+}

@@ -1,0 +1,318 @@
+import CRdKafka
+import Foundation
+
+/// A consumer-group member over librdkafka.
+///
+/// The thread that calls `poll` is the one polling owner: rebalance callbacks, errors and
+/// statistics are all served inside its `poll` calls. While a job runs, the owner pauses the
+/// assigned partitions and keeps polling (`runWhilePolling`) so heartbeats, rebalances and
+/// `max.poll.interval.ms` stay healthy however long the job takes; the job itself runs on a
+/// separate thread and never touches the consumer.
+///
+/// Not thread-safe: one owner thread calls every method.
+public final class KafkaConsumer: @unchecked Sendable {
+    let handle: OpaquePointer
+    private let events: ClientEvents
+    private let onRebalance: (@Sendable (RebalanceEvent) -> Void)?
+    private let consumerQueue: OpaquePointer
+    private var assigned: Set<TopicPartition> = []
+    private var paused = false
+    /// Records that arrived while paused (librdkafka normally drops them on pause; this is the
+    /// safety net): handed out by `poll` after resuming, dropped if their partition is revoked.
+    private var held: [ConsumedMessage] = []
+    private var closed = false
+
+    public init(configuration: KafkaConsumerConfiguration) throws {
+        guard !configuration.topics.isEmpty else {
+            throw KafkaError(code: nil, operation: "creating the consumer", message: "no topics to subscribe to")
+        }
+        let conf = try configuration.clientConfiguration().makeConf()
+        events = ClientEvents(onError: configuration.onError, onStatistics: configuration.onStatistics)
+        onRebalance = configuration.onRebalance
+        events.install(on: conf)
+        rd_kafka_conf_set_rebalance_cb(conf, consumerRebalanceCallback)
+        handle = try makeKafkaHandle(type: RD_KAFKA_CONSUMER, conf: conf, role: "consumer")
+        // Route the main queue (errors, statistics) to the consumer queue so `poll` serves all.
+        rd_kafka_poll_set_consumer(handle)
+        consumerQueue = rd_kafka_queue_get_consumer(handle)
+        events.rebalance = { [unowned self] rk, err, partitions in self.rebalance(rk, err, partitions) }
+
+        let list = rd_kafka_topic_partition_list_new(Int32(configuration.topics.count))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for topic in configuration.topics {
+            rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA)
+        }
+        let err = rd_kafka_subscribe(handle, list)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            rd_kafka_queue_destroy(consumerQueue)
+            rd_kafka_destroy(handle)
+            throw KafkaError(err, operation: "subscribing to \(configuration.topics.joined(separator: ", "))")
+        }
+    }
+
+    deinit {
+        // `self` can no longer be referenced from callbacks; librdkafka's revoke during close is
+        // then answered by the plain fallback in the C callback.
+        events.rebalance = nil
+        try? close()
+    }
+
+    /// The partitions currently assigned to this member.
+    public var assignment: Set<TopicPartition> { assigned }
+
+    /// True while `pauseAssignment` is in effect.
+    public var isPaused: Bool { paused }
+
+    public var lastClientError: KafkaError? { events.lastError }
+    public var lastStatistics: String? { events.lastStatistics }
+
+    /// Returns the next record, or nil when none arrived within the timeout. Serves rebalances and
+    /// events. Throws only on a fatal consumer error; other errors go to `onError`.
+    public func poll(timeoutMilliseconds: Int32 = 100) throws -> ConsumedMessage? {
+        if !paused, !held.isEmpty { return held.removeFirst() }
+        guard let m = rd_kafka_consumer_poll(handle, timeoutMilliseconds) else { return nil }
+        defer { rd_kafka_message_destroy(m) }
+        let err = m.pointee.err
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            let text = String(cString: rd_kafka_message_errstr(m))
+            let error = KafkaError(code: err.rawValue, operation: "consuming", message: text)
+            if err == RD_KAFKA_RESP_ERR__FATAL {
+                var errstr = [CChar](repeating: 0, count: 512)
+                let code = rd_kafka_fatal_error(handle, &errstr, errstr.count)
+                throw KafkaError(code: code.rawValue, operation: "consuming (fatal)", message: String(cString: errstr))
+            }
+            events.onError?(error)
+            return nil
+        }
+        let message = ConsumedMessage(copying: m)
+        if paused {
+            held.append(message)
+            return nil
+        }
+        return message
+    }
+
+    /// Marks `message` as done: its offset + 1 is stored and auto commit will commit it. Call
+    /// only after the job's outcome is committed in Postgres. Throws (`isNotAssigned`) when the
+    /// partition was revoked meanwhile: the new owner will see the record again.
+    public func storeOffset(for message: ConsumedMessage) throws {
+        let list = rd_kafka_topic_partition_list_new(1)!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let tp = rd_kafka_topic_partition_list_add(list, message.topic, message.partition)!
+        tp.pointee.offset = message.offset + 1
+        let err = rd_kafka_offsets_store(handle, list)
+        let perPartition = tp.pointee.err
+        let failure = err != RD_KAFKA_RESP_ERR_NO_ERROR ? err : perPartition
+        if failure != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw KafkaError(failure, operation: "storing offset \(message.offset + 1) for \(message.topic)[\(message.partition)]")
+        }
+    }
+
+    /// Commits the stored offsets now and waits for the broker's answer.
+    public func commit() throws {
+        let err = rd_kafka_commit(handle, nil, 0)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
+            throw KafkaError(err, operation: "committing offsets")
+        }
+    }
+
+    /// The committed offsets of the group for the given partitions (-1001 = none).
+    public func committedOffsets(_ partitions: [TopicPartition], timeoutMilliseconds: Int32 = 5_000) throws -> [TopicPartition: Int64] {
+        let list = makeList(partitions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_committed(handle, list, timeoutMilliseconds)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, operation: "reading committed offsets") }
+        var result: [TopicPartition: Int64] = [:]
+        for (tp, offset) in readList(list) { result[tp] = offset }
+        return result
+    }
+
+    /// Stops fetching from every assigned partition (and from partitions assigned while paused).
+    public func pauseAssignment() throws {
+        paused = true
+        try setPaused(Array(assigned), pause: true)
+    }
+
+    /// Resumes fetching; delivery continues right after the last record returned by `poll`.
+    public func resumeAssignment() throws {
+        paused = false
+        try setPaused(Array(assigned), pause: false)
+    }
+
+    /// Runs `job` on its own thread while this (owner) thread keeps polling with the assignment
+    /// paused, then resumes. The job must not use the consumer.
+    ///
+    /// - Parameters:
+    ///   - timeoutSeconds: the per-job limit. librdkafka 2.0.2 resets `max.poll.interval.ms` on
+    ///     any queue poll, so the group can never notice a stuck job: this is the only limit.
+    ///     When it passes, the job's `JobCancellation` is cancelled and the owner waits up to
+    ///     `graceSeconds` more for the job to return before giving up on it (`.timedOut`; the
+    ///     thread is then abandoned, its eventual result discarded).
+    public func runWhilePolling<T: Sendable>(timeoutSeconds: Double?, graceSeconds: Double = 5,
+                                             pollIntervalMilliseconds: Int32 = 100,
+                                             _ job: @escaping @Sendable (JobCancellation) throws -> T) throws -> JobRunOutcome<T> {
+        try pauseAssignment()
+        let box = JobResultBox<T>()
+        let cancellation = JobCancellation()
+        let queue = SendableHandle(consumerQueue)
+        let thread = Thread {
+            let result = Result { try job(cancellation) }
+            box.set(result)
+            // Wake the owner's poll so the job's end is noticed at once, not after the interval.
+            rd_kafka_queue_yield(queue.pointer)
+        }
+        thread.name = "ternflux-job"
+        let started = DispatchTime.now().uptimeNanoseconds
+        thread.start()
+        var outcome: JobRunOutcome<T> = .timedOut
+        while true {
+            if let result = box.get() { outcome = .finished(result); break }
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            if let timeoutSeconds {
+                if elapsed >= timeoutSeconds { cancellation.cancel() }
+                if elapsed >= timeoutSeconds + graceSeconds { break }
+            }
+            _ = try poll(timeoutMilliseconds: pollIntervalMilliseconds)
+        }
+        try resumeAssignment()
+        return outcome
+    }
+
+    /// Commits stored offsets, leaves the group (revoking the assignment in order) and releases
+    /// the client. Safe to call more than once.
+    public func close() throws {
+        if closed { return }
+        closed = true
+        var firstError: KafkaError?
+        do { try commit() } catch let e as KafkaError { firstError = e }
+        let err = rd_kafka_consumer_close(handle)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR, firstError == nil {
+            firstError = KafkaError(err, operation: "leaving the consumer group")
+        }
+        rd_kafka_queue_destroy(consumerQueue)
+        rd_kafka_destroy(handle)
+        if let firstError { throw firstError }
+    }
+
+    // MARK: - Rebalance
+
+    fileprivate func rebalance(_ rk: OpaquePointer, _ err: rd_kafka_resp_err_t,
+                               _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
+        let changed = readList(partitions).map { $0.0 }
+        switch err {
+        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            if cooperative {
+                if let error = rd_kafka_incremental_assign(rk, partitions) {
+                    events.onError?(KafkaError(takingError: error, operation: "incremental assign"))
+                    return
+                }
+            } else {
+                let e = rd_kafka_assign(rk, partitions)
+                if e != RD_KAFKA_RESP_ERR_NO_ERROR { events.onError?(KafkaError(e, operation: "assign")); return }
+                assigned = []
+            }
+            assigned.formUnion(changed)
+            // A member that is mid-job keeps everything paused, new partitions included.
+            if paused { try? setPaused(changed, pause: true) }
+            onRebalance?(.assigned(changed))
+        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+            let lost = rd_kafka_assignment_lost(rk) != 0
+            if cooperative {
+                if let error = rd_kafka_incremental_unassign(rk, partitions) {
+                    events.onError?(KafkaError(takingError: error, operation: "incremental unassign"))
+                }
+                assigned.subtract(changed)
+            } else {
+                _ = rd_kafka_assign(rk, nil)
+                assigned = []
+            }
+            let gone = Set(changed)
+            held.removeAll { gone.contains(TopicPartition(topic: $0.topic, partition: $0.partition)) }
+            onRebalance?(.revoked(changed, lost: lost))
+        default:
+            events.onError?(KafkaError(err, operation: "rebalance"))
+            _ = rd_kafka_assign(rk, nil)
+            assigned = []
+            held = []
+        }
+    }
+
+    private func setPaused(_ partitions: [TopicPartition], pause: Bool) throws {
+        if partitions.isEmpty { return }
+        let list = makeList(partitions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = pause ? rd_kafka_pause_partitions(handle, list) : rd_kafka_resume_partitions(handle, list)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw KafkaError(err, operation: pause ? "pausing partitions" : "resuming partitions")
+        }
+    }
+}
+
+/// Set when a job passed its time limit; a job checks it between steps and stops early.
+public final class JobCancellation: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+
+    public init() {}
+
+    public var isCancelled: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return cancelled
+    }
+
+    public func cancel() {
+        lock.lock(); cancelled = true; lock.unlock()
+    }
+}
+
+/// How a job run under `runWhilePolling` ended.
+public enum JobRunOutcome<T: Sendable>: Sendable {
+    /// The job returned (or threw) — possibly after cancellation asked it to stop.
+    case finished(Result<T, Error>)
+    /// The job did not return within timeout + grace; its thread was abandoned.
+    case timedOut
+}
+
+private final class JobResultBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<T, Error>?
+
+    func set(_ r: Result<T, Error>) { lock.lock(); result = r; lock.unlock() }
+    func get() -> Result<T, Error>? { lock.lock(); defer { lock.unlock() }; return result }
+}
+
+func makeList(_ partitions: [TopicPartition]) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {
+    let list = rd_kafka_topic_partition_list_new(Int32(max(partitions.count, 1)))!
+    for tp in partitions { rd_kafka_topic_partition_list_add(list, tp.topic, tp.partition) }
+    return list
+}
+
+func readList(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> [(TopicPartition, Int64)] {
+    var result: [(TopicPartition, Int64)] = []
+    let l = list.pointee
+    for i in 0..<Int(l.cnt) {
+        let e = l.elems[i]
+        result.append((TopicPartition(topic: String(cString: e.topic), partition: e.partition), e.offset))
+    }
+    return result
+}
+
+private func consumerRebalanceCallback(_ rk: OpaquePointer?, _ err: rd_kafka_resp_err_t,
+                                       _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
+                                       _ opaque: UnsafeMutableRawPointer?) {
+    guard let rk, let partitions, let opaque else { return }
+    let events = Unmanaged<ClientEvents>.fromOpaque(opaque).takeUnretainedValue()
+    if let handler = events.rebalance {
+        handler(rk, err, partitions)
+        return
+    }
+    let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
+    if cooperative {
+        let error = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
+            ? rd_kafka_incremental_assign(rk, partitions) : rd_kafka_incremental_unassign(rk, partitions)
+        if let error { rd_kafka_error_destroy(error) }
+    } else {
+        _ = rd_kafka_assign(rk, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? partitions : nil)
+    }
+}
