@@ -84,3 +84,28 @@ int tf_unpack(tf_format format, const uint8_t *packed, int64_t N, int64_t K, int
     }
     return 0;
 }
+
+int64_t tf_validate_packed(tf_format format, const uint8_t *packed, int64_t N, int64_t K, int64_t *bad_byte) {
+    size_t stride = tf_packed_row_bytes(format, K);
+    for (int64_t n = 0; n < N; n++) {
+        const uint8_t *p = packed + (size_t)n * stride;
+        unsigned any = 0;
+        /* branch-free scan of the row (vectorizes); the slow search below runs only for a bad row */
+        if (format == TF_FORMAT_I2) {
+            for (size_t j = 0; j < stride; j++) any |= (unsigned)(p[j] & (p[j] >> 1) & 0x55);
+        } else {
+            for (size_t j = 0; j < stride; j++) any |= (unsigned)(p[j] > 242);
+        }
+        if (any) {
+            for (size_t j = 0; j < stride; j++) {
+                int bad = format == TF_FORMAT_I2 ? (p[j] & (p[j] >> 1) & 0x55) != 0 : p[j] > 242;
+                if (bad) {
+                    if (bad_byte) *bad_byte = (int64_t)j;
+                    break;
+                }
+            }
+            return n;
+        }
+    }
+    return -1;
+}

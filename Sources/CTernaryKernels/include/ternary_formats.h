@@ -27,6 +27,11 @@ int tf_pack(tf_format format, const int8_t *q, int64_t N, int64_t K, uint8_t *ou
 /* Unpacks packed[N][row_bytes] into q[N][K]. Returns 0, or -1 if a byte is not a valid code. */
 int tf_unpack(tf_format format, const uint8_t *packed, int64_t N, int64_t K, int8_t *q);
 
+/* Checks that every packed byte of packed[N][row_bytes] is a valid code (i2: no 2-bit field equal to 3;
+ * t3: no byte above 242). Returns -1 if all are valid, else the index of the first row holding an invalid
+ * byte, and stores that byte's offset within the row in *bad_byte when bad_byte is not NULL. */
+int64_t tf_validate_packed(tf_format format, const uint8_t *packed, int64_t N, int64_t K, int64_t *bad_byte);
+
 /* BitNet b1.58 absmean quantizer per output channel:
  *   scale[n] = max(mean_k |W[n,k]|, 1e-5),  q[n,k] = clamp(round_half_even(W[n,k] / scale[n]), -1, 1). */
 void tf_quantize_absmean(const float *W, int64_t N, int64_t K, int8_t *q, float *scale);

@@ -13,10 +13,12 @@ extern "C" {
  * TF_ACT_INT8: per-token absmax int8 activations (BitNet b1.58), int32 accumulation, no int16 saturation. */
 typedef enum { TF_ACT_F32 = 0, TF_ACT_INT8 = 1 } tf_act_mode;
 
-/* Instruction-set paths; tf_set_isa forces one (tests exercise every path this CPU can run). */
+/* Instruction-set paths; tf_set_isa forces one (tests exercise every path this CPU can run).
+ * TF_ISA_AVX512VNNI is reserved: no AVX-512 kernel is shipped (the development machine cannot execute one,
+ * so it could not be tested); CPUs with AVX-512 run the AVX2 path. */
 typedef enum { TF_ISA_PORTABLE = 0, TF_ISA_AVX2 = 1, TF_ISA_AVX512VNNI = 2 } tf_isa;
 
-/* The best path this CPU supports. */
+/* The best path this build can run on this CPU (AVX2 needs AVX2 + FMA). */
 tf_isa tf_detect_isa(void);
 /* The path in use (detected unless forced). */
 tf_isa tf_active_isa(void);
@@ -24,12 +26,29 @@ tf_isa tf_active_isa(void);
 int tf_set_isa(tf_isa isa);
 const char *tf_isa_name(tf_isa isa);
 
-/* Y[M,N] = X[M,K] . (Wq . diag(scale))^T + bias, for packed ternary Wq[N,K] in `format`.
- * bias may be NULL. n_threads <= 0 means all online cores. Returns 0, or a negative value on bad arguments. */
+/* Return codes of tf_ternary_gemm. */
+#define TF_GEMM_OK 0
+#define TF_GEMM_EBADMODE (-1)   /* mode is not a tf_act_mode */
+#define TF_GEMM_EBADFORMAT (-2) /* format is not a tf_format */
+#define TF_GEMM_EBADSHAPE (-3)  /* M, K or N negative, or K > 132104 in int8 mode */
+#define TF_GEMM_ENULL (-4)      /* a required pointer is NULL */
+#define TF_GEMM_ENOMEM (-5)     /* out of memory for the call's buffers */
+
+/* Y[M,N] = X[M,K] . (Wq . diag(scale))^T + bias, for packed ternary Wq[N,K] in `format`
+ * (Wpacked is N rows of tf_packed_row_bytes(format, K) bytes; validate untrusted bytes with
+ * tf_validate_packed first: invalid codes give wrong results, never out-of-bounds access).
+ * bias may be NULL. n_threads <= 0 means all online cores. Y must not alias X.
+ * TF_ACT_F32: y = scale[n] * sum_k x[k] * w[n,k] + bias[n] in fp32 (summation order differs from a loop).
+ * TF_ACT_INT8: per row m, s_m = 127 / max_k |x[m,k]| (0 for an all-zero row), xq = clamp(round_half_even(
+ *   x * s_m), -127, 127), acc = sum_k xq * w exact in integers, y = acc * scale[n] / s_m + bias[n]
+ *   (an all-zero row gives bias). X must be finite. Returns TF_GEMM_OK or one of the negative codes above. */
 int tf_ternary_gemm(tf_act_mode mode, tf_format format,
                     const float *X, int64_t M, int64_t K,
                     const uint8_t *Wpacked, const float *scale, const float *bias, int64_t N,
                     float *Y, int n_threads);
+
+/* Message for a tf_ternary_gemm return code. */
+const char *tf_gemm_error_string(int code);
 
 #ifdef __cplusplus
 }

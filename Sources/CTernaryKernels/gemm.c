@@ -1,0 +1,396 @@
+/* Packed ternary GEMM driver: argument checks, activation quantization, weight panel decoding, threading.
+ *
+ * Y[M,N] = X[M,K] . (Wq . diag(scale))^T + bias.
+ *
+ * Blocking (per thread, over its share of the output columns or rows):
+ *   for each column block of NC outputs, for each depth block of KC inputs:
+ *     decode the packed weights of that block once into a panel (gemm_internal.h) that stays in L2;
+ *     for each row block of MC rows of X, for each 16-column micro-panel, for each MR rows:
+ *       micro-kernel (register-blocked, per ISA) accumulating into Y.
+ * Partial sums over depth blocks accumulate in Y itself; the last depth block applies scale and bias.
+ *
+ * int8 mode quantizes X once per call (all threads, split over rows) before any GEMM work:
+ *   s_m = 127 / max_k |x[m,k]| (a row of zeros gets s_m = 0 and inverse 0, so it yields the bias),
+ *   xq = clamp(round_half_even(x * s_m), -127, 127), and per depth block the row sums of xq (the panel holds
+ *   codes w + 1, so sum(code * xq) - sum(xq) = sum(w * xq)).
+ *   Integer partial sums are exact in fp32 while |sum| < 2^24, i.e. for K <= 2^24 / 127 = 132104, so the
+ *   whole accumulation is integer-exact for every K this checks (larger K is refused).
+ */
+#include "ternary_gemm.h"
+#include "gemm_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TF_MAX_THREADS 64
+#define TF_MAX_K_INT8 132104 /* 127 * K < 2^24: fp32 holds every partial sum exactly */
+
+/* Blocking parameters (tuned on a 2-core EPYC with 512 KiB L2 per core, see docs/kernels.md). */
+#define KC_F32 256 /* multiple of 128 (i2 block) */
+#define NC_F32 256 /* multiple of 16 */
+#define MC_F32 72  /* multiple of every MR */
+#define KC_I8 1024 /* multiple of 128 */
+#define NC_I8 128
+#define MC_I8 96
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Weight decoding: codes (w + 1) of one packed row over [k0, k0 + len).                                 */
+
+static uint8_t t3_lut[256][8]; /* base-3 digits of each byte value (first five are the codes) */
+static pthread_once_t t3_once = PTHREAD_ONCE_INIT;
+
+static void t3_lut_init(void) {
+    for (int v = 0; v < 256; v++) {
+        int x = v;
+        for (int i = 0; i < 8; i++) {
+            t3_lut[v][i] = (uint8_t)(i < 5 ? x % 3 : 1);
+            x /= 3;
+        }
+    }
+}
+
+/* out receives codes for k in [k0, k0 + len), then code 1 up to the next multiple of 4.
+ * k0 is a multiple of 128. out and tmp hold at least len + 256 bytes. */
+static void decode_codes(tf_format format, const uint8_t *row, int64_t k0, int64_t len, uint8_t *out,
+                         uint8_t *tmp) {
+    if (format == TF_FORMAT_I2) {
+        int64_t b0 = k0 / 128, nblocks = (len + 127) / 128;
+        for (int64_t b = 0; b < nblocks; b++) {
+            const uint8_t *p = row + (b0 + b) * 32;
+            uint8_t *o = out + b * 128;
+            for (int s = 0; s < 4; s++)
+                for (int j = 0; j < 32; j++) o[32 * s + j] = (uint8_t)((p[j] >> (2 * s)) & 3);
+        }
+    } else {
+        int64_t j0 = k0 / 5, off = k0 % 5, nbytes = (off + len + 4) / 5;
+        const uint8_t *p = row + j0;
+        for (int64_t j = 0; j < nbytes; j++) memcpy(tmp + 5 * j, t3_lut[p[j]], 8);
+        memcpy(out, tmp + off, (size_t)len);
+    }
+    int64_t padded = (len + 3) & ~(int64_t)3;
+    for (int64_t k = len; k < padded; k++) out[k] = 1;
+}
+
+/* Decodes rows [n0, n0 + ncl) x depth [k0, k0 + kcl) into the panel of the given mode. */
+static void decode_panel(tf_act_mode mode, tf_format format, const uint8_t *W, size_t row_bytes,
+                         int64_t n0, int64_t ncl, int64_t k0, int64_t kcl, void *panel, uint8_t *codes,
+                         uint8_t *tmp) {
+    int64_t units = (ncl + TF_NR - 1) / TF_NR;
+    int64_t steps = (kcl + 3) / 4;
+    for (int64_t c = 0; c < units * TF_NR; c++) {
+        int64_t u = c / TF_NR, col = c % TF_NR;
+        if (c < ncl) {
+            decode_codes(format, W + (size_t)(n0 + c) * row_bytes, k0, kcl, codes, tmp);
+        } else {
+            memset(codes, 1, (size_t)(steps * 4));
+        }
+        if (mode == TF_ACT_F32) {
+            float *dst = (float *)panel + u * kcl * TF_NR + col;
+            for (int64_t k = 0; k < kcl; k++) dst[k * TF_NR] = (float)((int)codes[k] - 1);
+        } else {
+            uint8_t *dst = (uint8_t *)panel + u * steps * 4 * TF_NR + col * 4;
+            for (int64_t s = 0; s < steps; s++) memcpy(dst + s * 4 * TF_NR, codes + 4 * s, 4);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* The call's shared state and the per-thread work.                                                      */
+
+typedef struct {
+    tf_act_mode mode;
+    tf_format format;
+    const float *X;
+    int64_t M, K, N;
+    const uint8_t *W;
+    size_t row_bytes;
+    const float *scale, *bias;
+    float *Y;
+    const tf_kernel_set *ks;
+    int n_threads;
+    int split_rows; /* 1: threads split M (few columns); 0: threads split N */
+    /* int8 mode */
+    int8_t *xq;
+    int64_t ldq, nkb;
+    float *inv_s;
+    int32_t *xsum;
+    int failed;
+} gemm_call;
+
+typedef struct {
+    gemm_call *call;
+    int tid;
+    int phase; /* 0: quantize activations (int8 mode), 1: GEMM */
+} gemm_worker;
+
+static void quantize_rows(gemm_call *c, int64_t m0, int64_t m1) {
+    const int64_t K = c->K;
+    for (int64_t m = m0; m < m1; m++) {
+        const float *x = c->X + m * K;
+        int8_t *q = c->xq + m * c->ldq;
+        float amax = 0.0f;
+        for (int64_t k = 0; k < K; k++) amax = fmaxf(amax, fabsf(x[k]));
+        float s = amax > 0.0f ? 127.0f / amax : 0.0f;
+        c->inv_s[m] = amax > 0.0f ? 1.0f / s : 0.0f;
+        for (int64_t k = 0; k < K; k++) {
+            float v = x[k] * s;
+            v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+            /* round half to even: adding and subtracting 1.5 * 2^23 rounds |v| < 2^22 in the FPU's mode */
+            v = (v + 12582912.0f) - 12582912.0f;
+            q[k] = (int8_t)v;
+        }
+        for (int64_t k = K; k < c->ldq; k++) q[k] = 0;
+        for (int64_t b = 0; b < c->nkb; b++) {
+            int64_t k0 = b * KC_I8, k1 = k0 + KC_I8 < K ? k0 + KC_I8 : K;
+            int32_t sum = 0;
+            for (int64_t k = k0; k < k1; k++) sum += q[k];
+            c->xsum[m * c->nkb + b] = sum;
+        }
+    }
+}
+
+static void *alloc64(size_t bytes) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64)) return NULL;
+    return p;
+}
+
+static int run_block_range(gemm_call *c, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
+    const int is_f32 = c->mode == TF_ACT_F32;
+    const int64_t KC = is_f32 ? KC_F32 : KC_I8, NC = is_f32 ? NC_F32 : NC_I8, MC = is_f32 ? MC_F32 : MC_I8;
+    const int MR = is_f32 ? c->ks->mr_f32 : c->ks->mr_i8;
+    const int64_t N = c->N, K = c->K;
+    size_t panel_bytes = (size_t)NC * (size_t)KC * (is_f32 ? sizeof(float) : 1);
+    void *panel = alloc64(panel_bytes);
+    uint8_t *codes = alloc64((size_t)KC + 256), *tmp = alloc64((size_t)KC + 256);
+    float *gpad = alloc64(sizeof(float) * (size_t)NC), *bpad = alloc64(sizeof(float) * (size_t)NC);
+    float *tile = alloc64(sizeof(float) * (size_t)MR * TF_NR);
+    int rc = 0;
+    if (!panel || !codes || !tmp || !gpad || !bpad || !tile) {
+        rc = -1;
+        goto done;
+    }
+    for (int64_t nb = n_begin; nb < n_end; nb += NC) {
+        int64_t ncl = n_end - nb < NC ? n_end - nb : NC;
+        int64_t units = (ncl + TF_NR - 1) / TF_NR;
+        for (int64_t j = 0; j < units * TF_NR; j++) {
+            gpad[j] = j < ncl ? c->scale[nb + j] : 0.0f;
+            bpad[j] = j < ncl && c->bias ? c->bias[nb + j] : 0.0f;
+        }
+        for (int64_t k0 = 0; k0 < K; k0 += KC) {
+            int64_t kcl = K - k0 < KC ? K - k0 : KC, steps = (kcl + 3) / 4;
+            int flags = (k0 == 0 ? TF_K_FIRST : 0) | (k0 + KC >= K ? TF_K_LAST : 0);
+            decode_panel(c->mode, c->format, c->W, c->row_bytes, nb, ncl, k0, kcl, panel, codes, tmp);
+            for (int64_t mb = m_begin; mb < m_end; mb += MC) {
+                int64_t mcl = m_end - mb < MC ? m_end - mb : MC;
+                for (int64_t u = 0; u < units; u++) {
+                    int64_t col0 = nb + u * TF_NR;
+                    int64_t width = N - col0 < TF_NR ? N - col0 : TF_NR;
+                    for (int64_t i = mb; i < mb + mcl; i += MR) {
+                        int mr = (int)(mb + mcl - i < MR ? mb + mcl - i : MR);
+                        float *C = c->Y + i * N + col0;
+                        int64_t ldc = N;
+                        if (width < TF_NR) { /* ragged right edge: work in a full-width tile */
+                            if (!(flags & TF_K_FIRST))
+                                for (int r = 0; r < mr; r++) memcpy(tile + r * TF_NR, C + r * N, sizeof(float) * (size_t)width);
+                            C = tile;
+                            ldc = TF_NR;
+                        }
+                        if (is_f32) {
+                            c->ks->f32(mr, c->X + i * K + k0, K, (const float *)panel + u * kcl * TF_NR, kcl, C, ldc,
+                                       flags, gpad + u * TF_NR, bpad + u * TF_NR);
+                        } else {
+                            c->ks->i8(mr, c->xq + i * c->ldq + k0, c->ldq,
+                                      (const uint8_t *)panel + u * steps * 4 * TF_NR, steps, C, ldc, flags,
+                                      c->xsum + i * c->nkb + k0 / KC_I8, c->nkb, c->inv_s + i, gpad + u * TF_NR,
+                                      bpad + u * TF_NR);
+                        }
+                        if (width < TF_NR)
+                            for (int r = 0; r < mr; r++)
+                                memcpy(c->Y + (i + r) * N + col0, tile + r * TF_NR, sizeof(float) * (size_t)width);
+                    }
+                }
+            }
+        }
+    }
+done:
+    free(panel);
+    free(codes);
+    free(tmp);
+    free(gpad);
+    free(bpad);
+    free(tile);
+    return rc;
+}
+
+static void *gemm_worker_main(void *arg) {
+    gemm_worker *w = arg;
+    gemm_call *c = w->call;
+    const int nt = c->n_threads, t = w->tid;
+    if (w->phase == 0) {
+        quantize_rows(c, c->M * t / nt, c->M * (t + 1) / nt);
+        return NULL;
+    }
+    int rc;
+    if (c->split_rows) {
+        rc = run_block_range(c, c->M * t / nt, c->M * (t + 1) / nt, 0, c->N);
+    } else {
+        int64_t units = (c->N + TF_NR - 1) / TF_NR;
+        int64_t n0 = units * t / nt * TF_NR, n1 = units * (t + 1) / nt * TF_NR;
+        if (n1 > c->N) n1 = c->N;
+        rc = n0 < n1 ? run_block_range(c, 0, c->M, n0, n1) : 0;
+    }
+    if (rc) __atomic_store_n(&c->failed, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+/* Runs every share of one phase: shares whose thread cannot be created run on the calling thread. */
+static void run_phase(gemm_call *c, int phase) {
+    gemm_worker workers[TF_MAX_THREADS];
+    pthread_t threads[TF_MAX_THREADS];
+    int started[TF_MAX_THREADS] = {0};
+    for (int t = 0; t < c->n_threads; t++) {
+        workers[t].call = c;
+        workers[t].tid = t;
+        workers[t].phase = phase;
+    }
+    for (int t = 1; t < c->n_threads; t++)
+        started[t] = pthread_create(&threads[t], NULL, gemm_worker_main, &workers[t]) == 0;
+    gemm_worker_main(&workers[0]);
+    for (int t = 1; t < c->n_threads; t++) {
+        if (started[t]) pthread_join(threads[t], NULL);
+        else gemm_worker_main(&workers[t]);
+    }
+}
+
+static const tf_kernel_set *kernels_for(tf_isa isa) {
+#if defined(__x86_64__)
+    if (isa >= TF_ISA_AVX2) return &tf_kernels_avx2;
+#else
+    (void)isa;
+#endif
+    return &tf_kernels_portable;
+}
+
+int tf_ternary_gemm(tf_act_mode mode, tf_format format, const float *X, int64_t M, int64_t K,
+                    const uint8_t *Wpacked, const float *scale, const float *bias, int64_t N, float *Y,
+                    int n_threads) {
+    if (mode != TF_ACT_F32 && mode != TF_ACT_INT8) return TF_GEMM_EBADMODE;
+    if (format != TF_FORMAT_I2 && format != TF_FORMAT_T3) return TF_GEMM_EBADFORMAT;
+    if (M < 0 || K < 0 || N < 0) return TF_GEMM_EBADSHAPE;
+    if (mode == TF_ACT_INT8 && K > TF_MAX_K_INT8) return TF_GEMM_EBADSHAPE;
+    if (M == 0 || N == 0) return 0;
+    if (!Y || !scale || (K > 0 && (!X || !Wpacked))) return TF_GEMM_ENULL;
+    if (K == 0) {
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) Y[m * N + n] = bias ? bias[n] : 0.0f;
+        return 0;
+    }
+    pthread_once(&t3_once, t3_lut_init);
+
+    gemm_call c;
+    memset(&c, 0, sizeof c);
+    c.mode = mode;
+    c.format = format;
+    c.X = X;
+    c.M = M;
+    c.K = K;
+    c.N = N;
+    c.W = Wpacked;
+    c.row_bytes = tf_packed_row_bytes(format, K);
+    c.scale = scale;
+    c.bias = bias;
+    c.Y = Y;
+    c.ks = kernels_for(tf_active_isa());
+
+    int nt = n_threads > 0 ? n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (nt < 1) nt = 1;
+    if (nt > TF_MAX_THREADS) nt = TF_MAX_THREADS;
+    if ((double)M * (double)N * (double)K < 2.0e6) nt = 1; /* thread start-up would dominate */
+    int64_t units = (N + TF_NR - 1) / TF_NR;
+    c.split_rows = units < 2 * nt && M >= 2 * nt;
+    if (!c.split_rows && units < nt) nt = (int)units;
+    if (c.split_rows && M < nt) nt = (int)M;
+    c.n_threads = nt;
+
+    int rc = 0;
+    if (mode == TF_ACT_INT8) {
+        c.ldq = (K + 3) & ~(int64_t)3;
+        c.nkb = (K + KC_I8 - 1) / KC_I8;
+        c.xq = alloc64((size_t)M * (size_t)c.ldq);
+        c.inv_s = alloc64(sizeof(float) * (size_t)M);
+        c.xsum = alloc64(sizeof(int32_t) * (size_t)M * (size_t)c.nkb);
+        if (!c.xq || !c.inv_s || !c.xsum) {
+            rc = TF_GEMM_ENOMEM;
+            goto done;
+        }
+    }
+
+    if (mode == TF_ACT_INT8) run_phase(&c, 0);
+    run_phase(&c, 1);
+    if (c.failed) rc = TF_GEMM_ENOMEM;
+done:
+    free(c.xq);
+    free(c.inv_s);
+    free(c.xsum);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Portable micro-kernels (plain C; the compiler vectorizes the 16-wide column loops).                   */
+
+static void kernel_f32_portable(int mr, const float *x, int64_t ldx, const float *panel, int64_t kc, float *C,
+                                int64_t ldc, int flags, const float *gamma, const float *bias) {
+    for (int i = 0; i < mr; i++) {
+        float acc[TF_NR] = {0};
+        const float *xi = x + i * ldx;
+        for (int64_t k = 0; k < kc; k++) {
+            const float xv = xi[k];
+            const float *w = panel + k * TF_NR;
+            for (int j = 0; j < TF_NR; j++) acc[j] += xv * w[j];
+        }
+        float *c = C + i * ldc;
+        for (int j = 0; j < TF_NR; j++) {
+            float v = (flags & TF_K_FIRST) ? acc[j] : c[j] + acc[j];
+            c[j] = (flags & TF_K_LAST) ? v * gamma[j] + bias[j] : v;
+        }
+    }
+}
+
+static void kernel_i8_portable(int mr, const int8_t *xq, int64_t ldx, const uint8_t *panel, int64_t steps,
+                               float *C, int64_t ldc, int flags, const int32_t *xsum, int64_t xsum_stride,
+                               const float *inv_s, const float *gamma, const float *bias) {
+    for (int i = 0; i < mr; i++) {
+        int32_t acc[TF_NR] = {0};
+        const int8_t *xi = xq + i * ldx;
+        for (int64_t s = 0; s < steps; s++) {
+            const uint8_t *w = panel + s * 4 * TF_NR;
+            const int32_t x0 = xi[4 * s], x1 = xi[4 * s + 1], x2 = xi[4 * s + 2], x3 = xi[4 * s + 3];
+            for (int j = 0; j < TF_NR; j++)
+                acc[j] += w[4 * j] * x0 + w[4 * j + 1] * x1 + w[4 * j + 2] * x2 + w[4 * j + 3] * x3;
+        }
+        float *c = C + i * ldc;
+        const int32_t off = xsum[i * xsum_stride];
+        const float is = inv_s[i];
+        for (int j = 0; j < TF_NR; j++) {
+            float v = (float)(acc[j] - off);
+            if (!(flags & TF_K_FIRST)) v += c[j];
+            if (flags & TF_K_LAST) {
+                const float f = gamma[j] * is, p = v * f; /* kept apart: no FMA contraction, as in AVX2 */
+                v = p + bias[j];
+            }
+            c[j] = v;
+        }
+    }
+}
+
+const tf_kernel_set tf_kernels_portable = {
+    .mr_f32 = 4,
+    .mr_i8 = 4,
+    .f32 = kernel_f32_portable,
+    .i8 = kernel_i8_portable,
+};

@@ -1,0 +1,45 @@
+/* Internal interface between the GEMM driver (gemm.c) and the per-ISA micro-kernels.
+ *
+ * The driver decodes packed weights once per (column block, depth block) into a panel that stays in L2
+ * and runs a register-blocked micro-kernel over many rows of X against it. Panel layouts (NR = 16 output
+ * columns per micro-panel):
+ *   f32 mode:  float  [kc][16]          w = code - 1 as fp32, padding columns 0.
+ *   int8 mode: uint8  [kc/4][16][4]     u8 codes w + 1 in {0,1,2}, four consecutive k per column, so one
+ *              32-byte load holds 8 columns x 4 k for vpmaddubsw against a broadcast of 4 activation bytes.
+ *              Padding (columns >= N, k >= K) is code 1 against activation 0.
+ */
+#ifndef TERNFLUX_GEMM_INTERNAL_H
+#define TERNFLUX_GEMM_INTERNAL_H
+#include <stdint.h>
+
+#define TF_NR 16
+
+/* Flags of one micro-kernel call. */
+#define TF_K_FIRST 1 /* first depth block: C is not read */
+#define TF_K_LAST 2  /* last depth block: apply the scale and bias */
+
+/* C[i][0..16) (stride ldc) for i < mr rows:
+ *   acc = sum_k x[i][k] * (panel[k][col]);   C = (FIRST ? 0 : C) + acc;   if LAST: C = C * gamma + bias. */
+typedef void (*tf_kernel_f32)(int mr, const float *x, int64_t ldx, const float *panel, int64_t kc,
+                              float *C, int64_t ldc, int flags, const float *gamma, const float *bias);
+
+/* int8 mode: acc = sum_k xq[i][k] * code[k][col] - xsum[i]  (exact int32: code - 1 = w);
+ *   C = (FIRST ? 0 : C) + (float)acc;   if LAST: C = C * (gamma * inv_s[i]) + bias.
+ * steps = number of 4-k groups in the panel; xsum[i * xsum_stride] is sum of xq over this depth block. */
+typedef void (*tf_kernel_i8)(int mr, const int8_t *xq, int64_t ldx, const uint8_t *panel, int64_t steps,
+                             float *C, int64_t ldc, int flags, const int32_t *xsum, int64_t xsum_stride,
+                             const float *inv_s, const float *gamma, const float *bias);
+
+typedef struct {
+    int mr_f32;
+    int mr_i8;
+    tf_kernel_f32 f32;
+    tf_kernel_i8 i8;
+} tf_kernel_set;
+
+extern const tf_kernel_set tf_kernels_portable;
+#if defined(__x86_64__)
+extern const tf_kernel_set tf_kernels_avx2;
+#endif
+
+#endif

@@ -1,0 +1,237 @@
+import CTernaryKernels
+import XCTest
+@testable import TernaryTensors
+
+/// Deterministic generator for test data (SplitMix64).
+struct TestRandom {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
+    mutating func symmetric() -> Float { uniform() * 2 - 1 }
+    mutating func trit() -> Int8 { Int8(Int(next() % 3) - 1) }
+}
+
+/// One random GEMM problem: X [m, k], ternary W [n, k], scale [n], optional bias [n].
+struct GemmCase {
+    let m: Int, k: Int, n: Int
+    var x: [Float]
+    var w: [Int8]
+    var scale: [Float]
+    var bias: [Float]?
+
+    init(m: Int, k: Int, n: Int, seed: UInt64, withBias: Bool, zeroRows: [Int] = [], zeroScales: Bool = false) {
+        var rng = TestRandom(seed: seed)
+        self.m = m; self.k = k; self.n = n
+        x = (0..<(m * k)).map { _ in rng.symmetric() * 3 }
+        for r in zeroRows where r < m { for c in 0..<k { x[r * k + c] = 0 } }
+        w = (0..<(n * k)).map { _ in rng.trit() }
+        scale = (0..<n).map { j in zeroScales || j % 7 == 3 ? 0 : 0.01 + rng.uniform() }
+        bias = withBias ? (0..<n).map { _ in rng.symmetric() } : nil
+    }
+
+    /// fp64 reference of y = γ Σ x·w + b, plus Σ|x·w|·γ per element (the scale of the rounding error).
+    func referenceF32() -> (y: [Double], magnitude: [Double]) {
+        var y = [Double](repeating: 0, count: m * n), mag = y
+        for i in 0..<m {
+            for j in 0..<n {
+                var s = 0.0, a = 0.0
+                for c in 0..<k {
+                    let p = Double(x[i * k + c]) * Double(w[j * k + c])
+                    s += p; a += abs(p)
+                }
+                y[i * n + j] = s * Double(scale[j]) + Double(bias?[j] ?? 0)
+                mag[i * n + j] = a * Double(scale[j]) + abs(Double(bias?[j] ?? 0))
+            }
+        }
+        return (y, mag)
+    }
+
+    /// The documented int8 activation quantization, in the same fp32 operations as the kernel.
+    func quantizedRows() -> (xq: [Int32], invScale: [Float]) {
+        var xq = [Int32](repeating: 0, count: m * k), inv = [Float](repeating: 0, count: m)
+        for i in 0..<m {
+            var amax: Float = 0
+            for c in 0..<k { amax = max(amax, abs(x[i * k + c])) }
+            let s: Float = amax > 0 ? 127 / amax : 0
+            inv[i] = amax > 0 ? 1 / s : 0
+            for c in 0..<k {
+                let v = min(max(x[i * k + c] * s, -127), 127).rounded(.toNearestOrEven)
+                xq[i * k + c] = Int32(v)
+            }
+        }
+        return (xq, inv)
+    }
+
+    /// Integer-exact reference of the int8 mode: acc = Σ xq·w in Int, y = acc·γ/s + b.
+    func referenceInt8() -> (y: [Double], magnitude: [Double]) {
+        let (xq, inv) = quantizedRows()
+        var y = [Double](repeating: 0, count: m * n), mag = y
+        for i in 0..<m {
+            for j in 0..<n {
+                var acc = 0
+                for c in 0..<k { acc += Int(xq[i * k + c]) * Int(w[j * k + c]) }
+                let f = Double(scale[j]) * Double(inv[i])
+                y[i * n + j] = Double(acc) * f + Double(bias?[j] ?? 0)
+                mag[i * n + j] = abs(Double(acc) * f) + abs(Double(bias?[j] ?? 0))
+            }
+        }
+        return (y, mag)
+    }
+
+    func packed(_ format: TernaryFormat) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: n * format.rowBytes(inFeatures: k))
+        let rc = w.withUnsafeBufferPointer { wp in
+            out.withUnsafeMutableBufferPointer { tf_pack(format.cFormat, wp.baseAddress!, Int64(n), Int64(k), $0.baseAddress!) }
+        }
+        precondition(rc == 0)
+        return out
+    }
+
+    func run(_ mode: ActivationMode, _ format: TernaryFormat, threads: Int32) -> (rc: Int32, y: [Float]) {
+        let p = packed(format)
+        var y = [Float](repeating: .nan, count: m * n)
+        let rc = x.withUnsafeBufferPointer { xp in
+            p.withUnsafeBufferPointer { pp in
+                scale.withUnsafeBufferPointer { sp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        if let bias {
+                            return bias.withUnsafeBufferPointer { bp in
+                                tf_ternary_gemm(mode.cMode, format.cFormat, xp.baseAddress, Int64(m), Int64(k), pp.baseAddress,
+                                                sp.baseAddress, bp.baseAddress, Int64(n), yp.baseAddress, threads)
+                            }
+                        }
+                        return tf_ternary_gemm(mode.cMode, format.cFormat, xp.baseAddress, Int64(m), Int64(k), pp.baseAddress,
+                                               sp.baseAddress, nil, Int64(n), yp.baseAddress, threads)
+                    }
+                }
+            }
+        }
+        return (rc, y)
+    }
+}
+
+final class TernaryGemmTests: XCTestCase {
+    /// Every path this CPU can run (the portable C path always; AVX2 where present).
+    static var paths: [tf_isa] {
+        tf_detect_isa().rawValue >= TF_ISA_AVX2.rawValue ? [TF_ISA_PORTABLE, TF_ISA_AVX2] : [TF_ISA_PORTABLE]
+    }
+
+    override func tearDown() {
+        _ = tf_set_isa(tf_detect_isa())
+    }
+
+    /// Shapes: M = 1, odd N, N = 1, K not a multiple of 4, 5 or 128, K smaller than one block, K over several
+    /// depth blocks (f32 blocks 256, int8 blocks 1024), M over several row blocks, and shapes large enough that
+    /// two threads really split the work (over columns, or over rows when there are few columns).
+    static let shapes: [(m: Int, k: Int, n: Int)] = [
+        (1, 1, 1), (1, 37, 5), (1, 300, 33), (2, 3, 1), (3, 130, 17), (7, 257, 31), (5, 1029, 19),
+        (80, 301, 47), (100, 1031, 40), (150, 130, 9), (61, 2053, 21),
+    ]
+
+    func checkAll(mode: ActivationMode) {
+        for (index, shape) in Self.shapes.enumerated() {
+            // References are computed once per shape (the test target is built without optimisation).
+            let c = GemmCase(m: shape.m, k: shape.k, n: shape.n, seed: UInt64(index * 31 + 5),
+                             withBias: index % 2 == 0, zeroRows: [0, shape.m / 2 + 1], zeroScales: index == 4)
+            let (ref, mag) = mode == .f32 ? c.referenceF32() : c.referenceInt8()
+            // int8 against fp32: per element |Δ| ≤ γ·(nonzero weights)·max|x|/254 (half a quantization step per
+            // input), plus rounding.
+            var int8Bound: [Double] = []
+            var f32Ref: [Double] = []
+            if mode == .int8 {
+                let (f32, fmag) = c.referenceF32()
+                f32Ref = f32
+                for i in 0..<c.m {
+                    var amax: Double = 0
+                    for q in 0..<c.k { amax = max(amax, Double(abs(c.x[i * c.k + q]))) }
+                    for j in 0..<c.n {
+                        var nz = 0.0
+                        for q in 0..<c.k where c.w[j * c.k + q] != 0 { nz += 1 }
+                        int8Bound.append(Double(c.scale[j]) * nz * amax / 254 * (1 + 1e-5) + 1e-5 * fmag[i * c.n + j])
+                    }
+                }
+            }
+            for isa in Self.paths {
+                XCTAssertEqual(tf_set_isa(isa), 0)
+                XCTAssertEqual(tf_active_isa(), isa)
+                for format in TernaryFormat.allCases {
+                    for threads: Int32 in [1, 2] {
+                        let label = "\(String(cString: tf_isa_name(isa))) \(mode) \(format) threads \(threads) M=\(c.m) K=\(c.k) N=\(c.n) bias=\(c.bias != nil)"
+                        let (rc, y) = c.run(mode, format, threads: threads)
+                        XCTAssertEqual(rc, 0, label)
+                        var worst = 0.0
+                        for e in 0..<ref.count {
+                            let err = abs(Double(y[e]) - ref[e])
+                            let tol = 1e-5 * mag[e] + 1e-30
+                            if !(err <= tol) { worst = max(worst, err / tol) }
+                        }
+                        XCTAssertEqual(worst, 0, "\(label): error above tolerance (worst ratio \(worst))")
+                        for e in 0..<int8Bound.count where !(abs(Double(y[e]) - f32Ref[e]) <= int8Bound[e]) {
+                            XCTFail("\(label): int8 vs f32 error \(abs(Double(y[e]) - f32Ref[e])) over bound \(int8Bound[e]) at \(e)")
+                            break
+                        }
+                        // Rows of zeros give exactly the bias.
+                        for j in 0..<c.n { XCTAssertEqual(y[j], c.bias?[j] ?? 0, label) }
+                    }
+                }
+            }
+        }
+    }
+
+    func testF32ModeMatchesReferenceOnEveryPath() { checkAll(mode: .f32) }
+    func testInt8ModeMatchesIntegerExactReferenceOnEveryPath() { checkAll(mode: .int8) }
+
+    func testPathsAgreeBitForBitInInt8Mode() throws {
+        guard Self.paths.count > 1 else { throw XCTSkip("only the portable path runs on this CPU") }
+        let c = GemmCase(m: 9, k: 1100, n: 35, seed: 7, withBias: true)
+        var outs: [[Float]] = []
+        for isa in Self.paths {
+            XCTAssertEqual(tf_set_isa(isa), 0)
+            outs.append(c.run(.int8, .t3, threads: 2).y)
+        }
+        XCTAssertEqual(outs[0], outs[1])
+    }
+
+    func testExtremeActivationsCannotSaturateInt16() {
+        // All activations at ±max and all weights +1 over K = 4096: the int16 lanes would overflow without the
+        // 64-step widening; every path must still produce the exact integer result 127·K (or −127·K).
+        let k = 4096, n = 16
+        var c = GemmCase(m: 2, k: k, n: n, seed: 1, withBias: false)
+        c.x = (0..<(2 * k)).map { $0 < k ? 5.0 : -5.0 }
+        c.w = [Int8](repeating: 1, count: n * k)
+        c.scale = [Float](repeating: 1, count: n)
+        for isa in Self.paths {
+            XCTAssertEqual(tf_set_isa(isa), 0)
+            for format in TernaryFormat.allCases {
+                let y = c.run(.int8, format, threads: 1).y
+                for j in 0..<n {
+                    XCTAssertEqual(y[j], 5 * Float(k), accuracy: 1e-2)
+                    XCTAssertEqual(y[n + j], -5 * Float(k), accuracy: 1e-2)
+                }
+            }
+        }
+    }
+
+    func testBadArgumentsAreRefused() {
+        var y = [Float](repeating: 0, count: 4)
+        let x = [Float](repeating: 1, count: 4)
+        let s: [Float] = [1, 1]
+        let w = [UInt8](repeating: 0x55, count: 64)
+        XCTAssertEqual(tf_ternary_gemm(TF_ACT_F32, TF_FORMAT_I2, x, -1, 2, w, s, nil, 2, &y, 1), TF_GEMM_EBADSHAPE)
+        XCTAssertEqual(tf_ternary_gemm(TF_ACT_F32, TF_FORMAT_I2, x, 2, 2, nil, s, nil, 2, &y, 1), TF_GEMM_ENULL)
+        XCTAssertEqual(tf_ternary_gemm(tf_act_mode(rawValue: 7), TF_FORMAT_I2, x, 2, 2, w, s, nil, 2, &y, 1), TF_GEMM_EBADMODE)
+        XCTAssertEqual(tf_ternary_gemm(TF_ACT_INT8, tf_format(rawValue: 9), x, 2, 2, w, s, nil, 2, &y, 1), TF_GEMM_EBADFORMAT)
+        XCTAssertEqual(tf_ternary_gemm(TF_ACT_INT8, TF_FORMAT_I2, x, 1, 200_000, w, s, nil, 2, &y, 1), TF_GEMM_EBADSHAPE)
+        // K = 0: the product is empty, Y is the bias.
+        XCTAssertEqual(tf_ternary_gemm(TF_ACT_F32, TF_FORMAT_T3, nil, 2, 0, nil, s, [3, 4], 2, &y, 1), 0)
+        XCTAssertEqual(y, [3, 4, 3, 4])
+        XCTAssertEqual(tf_set_isa(TF_ISA_AVX512VNNI), -1, "no AVX-512 path is shipped")
+    }
+}
