@@ -3,4 +3,5 @@
 /* Umbrella header of the ternary kernel target: formats (packing, quantizer) and GEMM. */
 #include "ternary_formats.h"
 #include "ternary_gemm.h"
+#include "ternary_convert.h"
 #endif
