@@ -1,8 +1,11 @@
 extension SafeTensorsCheckpoint {
-    /// Builds the layer for a packed ternary weight. Until the kernels' `TernaryLinear` is on main this
-    /// dequantizes to a `DenseLinear` (same numbers as the f32 mode, none of the memory saving).
+    /// The kernels' `TernaryLinear` over the packed bytes in place (the file's memory map is the owner).
     func makeTernaryLinear(_ packed: PackedTernaryWeight, bias: [Float]?, mode: ActivationMode) throws -> any LinearLayer {
-        let w = try packed.unpacked()
-        return DenseLinear(weight: w.dequantized(), bias: bias, inFeatures: packed.inFeatures, outFeatures: packed.outFeatures)
+        do {
+            return try TernaryLinear(packed: packed.packed, owner: packed.owner, scale: packed.scale, bias: bias,
+                                     format: packed.format, inFeatures: packed.inFeatures, outFeatures: packed.outFeatures, mode: mode)
+        } catch let error as TernaryLinearError {
+            throw WeightSourceError.invalidTernary(file: try file(containing: packed.name).url.path, tensor: packed.name, detail: error.description)
+        }
     }
 }

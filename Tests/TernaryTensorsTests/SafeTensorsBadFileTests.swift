@@ -139,7 +139,7 @@ final class SafeTensorsBadFileTests: XCTestCase {
         let header = "{\"__metadata__\":{\"format\":\"pt\"},\(entry("a", "F32", [2, 2], 0, 16)),\(entry("b", "BF16", [3], 16, 22)),\(entry("c", "I64", [1], 24, 32))}"
         let valid = craftSafeTensors(header: header, data: [UInt8](repeating: 0x3f, count: 32))
         XCTAssertNoThrow(try parseSafeTensors(valid))
-        var rng = TestRandom(seed: 1234)
+        var rng = SplitMixRandom(seed: 1234)
         var failures = 0
         for _ in 0..<3000 {
             var bytes = valid

@@ -26,7 +26,7 @@ func parseSafeTensors(_ bytes: [UInt8], name: String = "crafted.safetensors") th
 }
 
 /// Deterministic pseudo-random numbers for tests (SplitMix64).
-struct TestRandom {
+struct SplitMixRandom {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
