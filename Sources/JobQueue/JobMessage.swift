@@ -82,9 +82,9 @@ public struct JobMessage: Codable, Sendable, Equatable {
         var out: [UInt8] = []
         out.reserveCapacity(160 + prompt.utf8.count + model.utf8.count)
         out += #"{"v":1,"job_id":""#.utf8
-        out += key.utf8
+        appendLowercaseUUID(jobID, to: &out)
         out += #"","batch_id":""#.utf8
-        out += batchID.uuidString.lowercased().utf8
+        appendLowercaseUUID(batchID, to: &out)
         out += #"","prompt":"#.utf8
         appendJSONString(prompt, to: &out)
         out += #","seed":"#.utf8
@@ -107,7 +107,10 @@ public struct JobMessage: Codable, Sendable, Equatable {
 
     /// A Kafka record for this job on `topic`, keyed by job id.
     public func record(topic: String = KafkaSettings.jobsTopic, headers: [KafkaHeader] = []) -> OutgoingMessage {
-        OutgoingMessage(topic: topic, key: Array(key.utf8), value: encodedJSON(), headers: headers)
+        var keyBytes: [UInt8] = []
+        keyBytes.reserveCapacity(36)
+        appendLowercaseUUID(jobID, to: &keyBytes)
+        return OutgoingMessage(topic: topic, key: keyBytes, value: encodedJSON(), headers: headers)
     }
 
     /// Problems with the parameters under `limits`, each naming its field; empty when valid.
@@ -125,6 +128,21 @@ public struct JobMessage: Codable, Sendable, Equatable {
         check("model", limits.checkModel(model))
         check("attempt", limits.checkAttempt(attempt))
         return problems
+    }
+}
+
+/// Appends the canonical lowercase 8-4-4-4-12 form of `id` (what `uuidString.lowercased()` gives,
+/// without the two intermediate strings).
+func appendLowercaseUUID(_ id: UUID, to out: inout [UInt8]) {
+    let hex: StaticString = "0123456789abcdef"
+    withUnsafeBytes(of: id.uuid) { bytes in
+        hex.withUTF8Buffer { digits in
+            for (i, byte) in bytes.enumerated() {
+                if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
+                out.append(digits[Int(byte >> 4)])
+                out.append(digits[Int(byte & 0xF)])
+            }
+        }
     }
 }
 

@@ -154,12 +154,13 @@ public final class KafkaConsumer: @unchecked Sendable {
         try pauseAssignment()
         let box = JobResultBox<T>()
         let cancellation = JobCancellation()
-        let queue = SendableHandle(consumerQueue)
+        let waker = PollWaker(queue: consumerQueue)
+        defer { waker.disarm() }
         let thread = Thread {
             let result = Result { try job(cancellation) }
             box.set(result)
             // Wake the owner's poll so the job's end is noticed at once, not after the interval.
-            rd_kafka_queue_yield(queue.pointer)
+            waker.wake()
         }
         thread.name = "ternflux-job"
         let started = DispatchTime.now().uptimeNanoseconds
@@ -272,6 +273,24 @@ public enum JobRunOutcome<T: Sendable>: Sendable {
     case finished(Result<T, Error>)
     /// The job did not return within timeout + grace; its thread was abandoned.
     case timedOut
+}
+
+/// Lets a job thread interrupt the owner's poll, but only while the owner is still waiting for
+/// it: an abandoned job that finishes later must not touch a queue that may have been destroyed.
+private final class PollWaker: @unchecked Sendable {
+    private let lock = NSLock()
+    private var queue: OpaquePointer?
+
+    init(queue: OpaquePointer) { self.queue = queue }
+
+    func wake() {
+        lock.lock(); defer { lock.unlock() }
+        if let queue { rd_kafka_queue_yield(queue) }
+    }
+
+    func disarm() {
+        lock.lock(); queue = nil; lock.unlock()
+    }
 }
 
 private final class JobResultBox<T: Sendable>: @unchecked Sendable {

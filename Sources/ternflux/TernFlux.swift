@@ -9,6 +9,7 @@ struct TernFlux: AsyncParsableCommand {
         abstract: "Bulk text-to-image generation with ternary (1.58-bit) FLUX-architecture models.",
         version: version,
         subcommands: [
+            DevBrokerCommand.self,
         ]
     )
 }

@@ -12,7 +12,7 @@ enum KafkaTestSupport {
     static func consumerConfig(_ broker: EmbeddedBroker, group: String,
                                topics: [String] = [KafkaSettings.jobsTopic]) -> KafkaConsumerConfiguration {
         var c = KafkaConsumerConfiguration(bootstrapServers: broker.bootstrapServers, groupID: group, topics: topics,
-                                           sessionTimeoutMilliseconds: 6_000, heartbeatIntervalMilliseconds: 300)
+                                           sessionTimeoutMilliseconds: 3_000, heartbeatIntervalMilliseconds: 200)
         c.autoCommitIntervalMilliseconds = 200
         return c
     }
@@ -36,14 +36,14 @@ enum KafkaTestSupport {
     /// Polls until `condition` holds or `timeout` passed; returns whether it held.
     @discardableResult
     static func pollUntil(_ consumers: [KafkaConsumer], timeout: TimeInterval = 20,
-                          into sink: inout [ConsumedMessage], _ condition: () -> Bool) throws -> Bool {
+                          into sink: inout [ConsumedMessage], _ condition: ([ConsumedMessage]) -> Bool) throws -> Bool {
         let deadline = Date(timeIntervalSinceNow: timeout)
         while Date() < deadline {
-            if condition() { return true }
+            if condition(sink) { return true }
             for c in consumers {
                 if let m = try c.poll(timeoutMilliseconds: 20) { sink.append(m) }
             }
         }
-        return condition()
+        return condition(sink)
     }
 }

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import JobQueue
+
+/// `ternflux dev-broker`: a Kafka-protocol broker for one machine (librdkafka's mock cluster).
+struct DevBrokerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev-broker",
+        abstract: "Run an embedded Kafka-protocol broker on 127.0.0.1 (librdkafka's mock cluster; in memory, for one machine).",
+        discussion: """
+        Creates the topics \(KafkaSettings.jobsTopic) and \(KafkaSettings.deadLetterTopic), prints \
+        `bootstrap=HOST:PORT[,HOST:PORT...]` as the first line on stdout, and runs until SIGINT or SIGTERM.
+        Fault injection for chaos tests: SIGUSR1 takes every broker down (connections closed, new ones \
+        refused), SIGUSR2 brings them back up; each prints `brokers=down` / `brokers=up`.
+        Everything is kept in memory and lost when the process exits.
+        """
+    )
+
+    @Option(help: "Partitions per topic.")
+    var partitions: Int = 4
+
+    @Option(help: "Number of brokers in the cluster (partition leaders are spread over them).")
+    var brokers: Int = 1
+
+    func validate() throws {
+        guard (1...1_000).contains(partitions) else {
+            throw ValidationError("--partitions must be between 1 and 1000 (got \(partitions))")
+        }
+        guard (1...16).contains(brokers) else {
+            throw ValidationError("--brokers must be between 1 and 16 (got \(brokers))")
+        }
+    }
+
+    func run() throws {
+        let broker = try EmbeddedBroker.forJobs(partitions: partitions, brokers: brokers)
+        emit("bootstrap=\(broker.bootstrapServers)")
+        emit("topics=\(KafkaSettings.jobsTopic):\(partitions),\(KafkaSettings.deadLetterTopic):\(partitions)")
+
+        let stop = DispatchSemaphore(value: 0)
+        let queue = DispatchQueue(label: "ternflux.dev-broker.signals")
+        var sources: [DispatchSourceSignal] = []
+        func on(_ signo: Int32, _ handler: @escaping () -> Void) {
+            signal(signo, SIG_IGN) // delivered through the dispatch source instead
+            let source = DispatchSource.makeSignalSource(signal: signo, queue: queue)
+            source.setEventHandler(handler: handler)
+            source.resume()
+            sources.append(source)
+        }
+        on(SIGINT) { stop.signal() }
+        on(SIGTERM) { stop.signal() }
+        on(SIGUSR1) {
+            do { try broker.setDown(); emit("brokers=down") } catch { FileHandle.standardError.write(Data("\(error)\n".utf8)) }
+        }
+        on(SIGUSR2) {
+            do { try broker.setUp(); emit("brokers=up") } catch { FileHandle.standardError.write(Data("\(error)\n".utf8)) }
+        }
+        stop.wait()
+        broker.close()
+        emit("stopped")
+        withExtendedLifetime(sources) {}
+    }
+}
+
+/// Writes one line to stdout and flushes, so a parent reading a pipe sees it at once.
+private func emit(_ line: String) {
+    print(line)
+    fflush(stdout)
+}

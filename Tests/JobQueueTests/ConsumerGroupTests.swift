@@ -1,0 +1,145 @@
+import Foundation
+import XCTest
+@testable import JobQueue
+
+final class ConsumerGroupTests: XCTestCase {
+    private func produce(_ broker: EmbeddedBroker, count: Int, prefix: String = "m") throws -> [DeliveryReport] {
+        let producer = try KafkaProducer(configuration: KafkaTestSupport.producerConfig(broker.bootstrapServers))
+        defer { producer.close() }
+        let reports = try producer.sendBatch((0..<count).map {
+            OutgoingMessage(topic: KafkaSettings.jobsTopic, key: "\(prefix)\($0)", value: Array("\($0)".utf8))
+        })
+        XCTAssertEqual(reports.filter { $0.error != nil }.count, 0)
+        return reports
+    }
+
+    func testTwoMembersSplitThePartitionsCooperatively() throws {
+        let broker = try EmbeddedBroker.forJobs(partitions: 4)
+        let group = KafkaTestSupport.uniqueGroup()
+        let events = EventLog()
+        var config = KafkaTestSupport.consumerConfig(broker, group: group)
+        config.onRebalance = { events.append("a", $0) }
+        let a = try KafkaConsumer(configuration: config)
+        var sink: [ConsumedMessage] = []
+        XCTAssertTrue(try KafkaTestSupport.pollUntil([a], into: &sink) { _ in a.assignment.count == 4 }, "first member gets all 4 partitions")
+
+        config.onRebalance = { events.append("b", $0) }
+        let b = try KafkaConsumer(configuration: config)
+        XCTAssertTrue(try KafkaTestSupport.pollUntil([a, b], into: &sink) { _ in a.assignment.count == 2 && b.assignment.count == 2 },
+                      "assignments after the second join: a=\(a.assignment) b=\(b.assignment)")
+        XCTAssertTrue(a.assignment.isDisjoint(with: b.assignment))
+        // Cooperative: the first member only gave partitions up, it was never revoked wholesale.
+        let revokedFromA = events.entries.filter { $0.0 == "a" }.compactMap { entry -> [TopicPartition]? in
+            if case .revoked(let parts, let lost) = entry.1 { XCTAssertFalse(lost); return parts }
+            return nil
+        }
+        XCTAssertEqual(revokedFromA.flatMap { $0 }.count, 2)
+
+        // Records on every partition reach exactly one of the two members.
+        _ = try produce(broker, count: 40)
+        var got: [ConsumedMessage] = []
+        XCTAssertTrue(try KafkaTestSupport.pollUntil([a, b], into: &got) { $0.count >= 40 })
+        XCTAssertEqual(Set(got.map(\.keyString)).count, 40)
+        for m in got {
+            let tp = TopicPartition(topic: m.topic, partition: m.partition)
+            XCTAssertTrue(a.assignment.contains(tp) || b.assignment.contains(tp))
+        }
+        try a.close()
+        try b.close()
+    }
+
+    func testOffsetsAreStoredOnlyWhenTold() throws {
+        let broker = try EmbeddedBroker.forJobs(partitions: 1)
+        _ = try produce(broker, count: 3)
+        let group = KafkaTestSupport.uniqueGroup()
+        let config = KafkaTestSupport.consumerConfig(broker, group: group)
+
+        // First member: finishes record 0 (stores it), reads 1 and 2 but never stores them.
+        let first = try KafkaConsumer(configuration: config)
+        let firstBatch = try KafkaTestSupport.consume(first, count: 3)
+        XCTAssertEqual(firstBatch.map(\.offset), [0, 1, 2])
+        try first.storeOffset(for: firstBatch[0])
+        try first.close()
+
+        // The next member starts right after the last stored offset: 1 and 2 come again.
+        let second = try KafkaConsumer(configuration: config)
+        let again = try KafkaTestSupport.consume(second, count: 2)
+        XCTAssertEqual(again.map(\.offset), [1, 2])
+        XCTAssertEqual(try second.committedOffsets([TopicPartition(topic: KafkaSettings.jobsTopic, partition: 0)]).values.first, 1)
+        try second.close()
+    }
+
+    func testStoringAnOffsetOfAPartitionNotAssignedFails() throws {
+        let broker = try EmbeddedBroker.forJobs(partitions: 1)
+        let consumer = try KafkaConsumer(configuration: KafkaTestSupport.consumerConfig(broker, group: KafkaTestSupport.uniqueGroup()))
+        defer { try? consumer.close() }
+        let foreign = ConsumedMessage(topic: KafkaSettings.jobsTopic, partition: 0, offset: 5, key: nil, value: [])
+        XCTAssertThrowsError(try consumer.storeOffset(for: foreign)) { error in
+            XCTAssertTrue((error as? KafkaError)?.isNotAssigned == true, "\(error)")
+        }
+    }
+
+    func testPausedWhileJobRunsOwnerKeepsPollingThenResumes() throws {
+        let broker = try EmbeddedBroker.forJobs(partitions: 2)
+        _ = try produce(broker, count: 1, prefix: "first")
+        let consumer = try KafkaConsumer(configuration: KafkaTestSupport.consumerConfig(broker, group: KafkaTestSupport.uniqueGroup()))
+        defer { try? consumer.close() }
+        let first = try XCTUnwrap(KafkaTestSupport.consume(consumer, count: 1).first)
+
+        // While the job runs on its own thread, more records arrive; none may be handed out.
+        let sideProducer = try KafkaProducer(configuration: KafkaTestSupport.producerConfig(broker.bootstrapServers))
+        defer { sideProducer.close() }
+        let jobThread = ThreadRecorder()
+        let outcome = try consumer.runWhilePolling(timeoutSeconds: 10) { _ -> Int in
+            jobThread.record()
+            _ = try sideProducer.sendBatch((0..<5).map {
+                OutgoingMessage(topic: KafkaSettings.jobsTopic, key: "during\($0)", value: Array("x".utf8))
+            })
+            Thread.sleep(forTimeInterval: 1.5) // the owner polls (paused) all this time
+            return 7
+        }
+        guard case .finished(.success(7)) = outcome else { return XCTFail("unexpected outcome \(outcome)") }
+        XCTAssertFalse(jobThread.wasMainThread)
+        XCTAssertFalse(consumer.isPaused)
+        try consumer.storeOffset(for: first)
+
+        // After resuming, the records produced during the job arrive, each once.
+        let after = try KafkaTestSupport.consume(consumer, count: 5)
+        XCTAssertEqual(Set(after.compactMap(\.keyString)), Set((0..<5).map { "during\($0)" }))
+    }
+
+    func testJobTimeoutCancelsAndReportsTimedOut() throws {
+        let broker = try EmbeddedBroker.forJobs(partitions: 1)
+        let consumer = try KafkaConsumer(configuration: KafkaTestSupport.consumerConfig(broker, group: KafkaTestSupport.uniqueGroup()))
+        defer { try? consumer.close() }
+        let start = Date()
+        // A job that honours cancellation returns soon after the limit...
+        let cooperative = try consumer.runWhilePolling(timeoutSeconds: 0.3, graceSeconds: 2) { cancel -> Bool in
+            while !cancel.isCancelled { Thread.sleep(forTimeInterval: 0.01) }
+            return true
+        }
+        guard case .finished(.success(true)) = cooperative else { return XCTFail("unexpected outcome \(cooperative)") }
+        // ...one that ignores it is abandoned after the grace period.
+        let stuck = try consumer.runWhilePolling(timeoutSeconds: 0.2, graceSeconds: 0.3) { _ -> Bool in
+            Thread.sleep(forTimeInterval: 2)
+            return true
+        }
+        guard case .timedOut = stuck else { return XCTFail("expected .timedOut, got \(stuck)") }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 2.5)
+        XCTAssertFalse(consumer.isPaused)
+    }
+}
+
+private final class EventLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _entries: [(String, RebalanceEvent)] = []
+    func append(_ who: String, _ e: RebalanceEvent) { lock.lock(); _entries.append((who, e)); lock.unlock() }
+    var entries: [(String, RebalanceEvent)] { lock.lock(); defer { lock.unlock() }; return _entries }
+}
+
+private final class ThreadRecorder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var main = true
+    func record() { lock.lock(); main = Thread.isMainThread; lock.unlock() }
+    var wasMainThread: Bool { lock.lock(); defer { lock.unlock() }; return main }
+}
