@@ -10,6 +10,7 @@ struct TernFlux: AsyncParsableCommand {
         version: version,
         subcommands: [
             DevBrokerCommand.self,
+            DebugCommand.self,
         ]
     )
 }
