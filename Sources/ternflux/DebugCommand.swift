@@ -8,6 +8,7 @@ struct DebugCommand: ParsableCommand {
         abstract: "Run one model component on saved inputs (parity checks).",
         subcommands: [
             DebugVAEDecodeCommand.self,
+            DebugEncodeTextCommand.self,
         ]
     )
 }
