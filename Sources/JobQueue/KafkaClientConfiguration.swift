@@ -30,12 +30,16 @@ struct KafkaClientConfiguration {
         return conf
     }
 
-    /// Checks every property without creating a client (used to reject a bad `--kafka-property`
-    /// at start-up with librdkafka's message).
+    /// Checks every property, then the combination, by creating (and at once destroying) a
+    /// client that connects nowhere: some checks (SASL mechanism, TLS files) only happen in
+    /// rd_kafka_new. Used to reject a bad `--kafka-property` at start-up with librdkafka's message.
     static func validate(_ properties: [String: String]) throws {
         var config = KafkaClientConfiguration()
         config.set(properties)
-        rd_kafka_conf_destroy(try config.makeConf())
+        config.set("log_level", "3")
+        let conf = try config.makeConf()
+        let handle = try makeKafkaHandle(type: RD_KAFKA_PRODUCER, conf: conf, role: "client with these properties")
+        rd_kafka_destroy(handle)
     }
 }
 
