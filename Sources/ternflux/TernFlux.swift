@@ -11,6 +11,7 @@ struct TernFlux: AsyncParsableCommand {
         subcommands: [
             DevBrokerCommand.self,
             DebugCommand.self,
+            QuantizeCommand.self,
         ]
     )
 }
