@@ -1,0 +1,222 @@
+import Foundation
+import TernaryTensors
+
+/// diffusers' `FluxTransformer2DModel` forward pass. Block linears come from `WeightSource.linear`, so a
+/// ternary checkpoint runs on the packed kernels (in `mode`) and an fp one on OpenBLAS.
+public final class FluxTransformer: @unchecked Sendable {
+    public let config: FluxTransformerConfig
+    public let mode: ActivationMode
+
+    let xEmbedder: any LinearLayer
+    let contextEmbedder: any LinearLayer
+    let timeLinear1: any LinearLayer, timeLinear2: any LinearLayer
+    let guidanceLinear1: (any LinearLayer)?, guidanceLinear2: (any LinearLayer)?
+    let textLinear1: any LinearLayer, textLinear2: any LinearLayer
+    let doubleBlocks: [FluxDoubleBlock]
+    let singleBlocks: [FluxSingleBlock]
+    let normOut: any LinearLayer
+    let projOut: any LinearLayer
+
+    public init(config: FluxTransformerConfig, weights: any WeightSource, mode: ActivationMode = .f32) throws {
+        try config.validate()
+        self.config = config
+        self.mode = mode
+        let loader = FluxWeightLoader(weights: weights, mode: mode)
+        let d = config.innerDim, hd = config.attentionHeadDim, mlp = config.mlpHiddenDim
+        xEmbedder = try loader.linear("x_embedder", config.inChannels, d)
+        contextEmbedder = try loader.linear("context_embedder", config.jointAttentionDim, d)
+        timeLinear1 = try loader.linear("time_text_embed.timestep_embedder.linear_1", 256, d)
+        timeLinear2 = try loader.linear("time_text_embed.timestep_embedder.linear_2", d, d)
+        if config.guidanceEmbeds {
+            guidanceLinear1 = try loader.linear("time_text_embed.guidance_embedder.linear_1", 256, d)
+            guidanceLinear2 = try loader.linear("time_text_embed.guidance_embedder.linear_2", d, d)
+        } else {
+            guidanceLinear1 = nil
+            guidanceLinear2 = nil
+            if weights.contains("time_text_embed.guidance_embedder.linear_1.weight") {
+                throw FluxTransformerError.unexpectedTensor("time_text_embed.guidance_embedder.linear_1.weight",
+                                                            "guidance_embeds is false")
+            }
+        }
+        textLinear1 = try loader.linear("time_text_embed.text_embedder.linear_1", config.pooledProjectionDim, d)
+        textLinear2 = try loader.linear("time_text_embed.text_embedder.linear_2", d, d)
+
+        var doubles: [FluxDoubleBlock] = []
+        doubles.reserveCapacity(config.numLayers)
+        for i in 0..<config.numLayers {
+            let p = "transformer_blocks.\(i)"
+            doubles.append(FluxDoubleBlock(
+                norm1: try loader.linear("\(p).norm1.linear", d, 6 * d),
+                norm1Context: try loader.linear("\(p).norm1_context.linear", d, 6 * d),
+                toQ: try loader.linear("\(p).attn.to_q", d, d),
+                toK: try loader.linear("\(p).attn.to_k", d, d),
+                toV: try loader.linear("\(p).attn.to_v", d, d),
+                addQ: try loader.linear("\(p).attn.add_q_proj", d, d),
+                addK: try loader.linear("\(p).attn.add_k_proj", d, d),
+                addV: try loader.linear("\(p).attn.add_v_proj", d, d),
+                toOut: try loader.linear("\(p).attn.to_out.0", d, d),
+                toAddOut: try loader.linear("\(p).attn.to_add_out", d, d),
+                normQ: try loader.vector("\(p).attn.norm_q.weight", hd),
+                normK: try loader.vector("\(p).attn.norm_k.weight", hd),
+                normAddedQ: try loader.vector("\(p).attn.norm_added_q.weight", hd),
+                normAddedK: try loader.vector("\(p).attn.norm_added_k.weight", hd),
+                ff1: try loader.linear("\(p).ff.net.0.proj", d, mlp),
+                ff2: try loader.linear("\(p).ff.net.2", mlp, d),
+                ffContext1: try loader.linear("\(p).ff_context.net.0.proj", d, mlp),
+                ffContext2: try loader.linear("\(p).ff_context.net.2", mlp, d)))
+        }
+        try loader.rejectExtra("transformer_blocks.\(config.numLayers).norm1.linear.weight",
+                               "num_layers is \(config.numLayers)")
+        var singles: [FluxSingleBlock] = []
+        singles.reserveCapacity(config.numSingleLayers)
+        for i in 0..<config.numSingleLayers {
+            let p = "single_transformer_blocks.\(i)"
+            singles.append(FluxSingleBlock(
+                norm: try loader.linear("\(p).norm.linear", d, 3 * d),
+                toQ: try loader.linear("\(p).attn.to_q", d, d),
+                toK: try loader.linear("\(p).attn.to_k", d, d),
+                toV: try loader.linear("\(p).attn.to_v", d, d),
+                normQ: try loader.vector("\(p).attn.norm_q.weight", hd),
+                normK: try loader.vector("\(p).attn.norm_k.weight", hd),
+                projMLP: try loader.linear("\(p).proj_mlp", d, mlp),
+                projOut: try loader.linear("\(p).proj_out", d + mlp, d)))
+        }
+        try loader.rejectExtra("single_transformer_blocks.\(config.numSingleLayers).norm.linear.weight",
+                               "num_single_layers is \(config.numSingleLayers)")
+        doubleBlocks = doubles
+        singleBlocks = singles
+        normOut = try loader.linear("norm_out.linear", d, 2 * d)
+        projOut = try loader.linear("proj_out", d, config.patchSize * config.patchSize * config.resolvedOutChannels)
+    }
+
+    /// Conditioning vector `temb` [B, D]: timestep (+ guidance) embedding + pooled text projection.
+    /// `timestep` and `guidance` are the values the diffusers model receives (σ, not σ·1000).
+    public func conditioning(timestep: [Float], guidance: [Float]?, pooled: Tensor) -> Tensor {
+        let b = timestep.count
+        func mlp(_ x: Tensor, _ l1: any LinearLayer, _ l2: any LinearLayer) -> Tensor {
+            var h = l1(x)
+            Activation.silu.apply(inPlace: &h)
+            return l2(h)
+        }
+        let tProj = FluxTimestepEmbedding.sinusoidal(timestep.map { $0 * 1000 })
+        var temb = mlp(tProj, timeLinear1, timeLinear2)
+        if let guidance, let g1 = guidanceLinear1, let g2 = guidanceLinear2 {
+            let gEmb = mlp(FluxTimestepEmbedding.sinusoidal(guidance.map { $0 * 1000 }), g1, g2)
+            for i in temb.storage.indices { temb.storage[i] += gEmb.storage[i] }
+        }
+        let textEmb = mlp(pooled.reshaped([b, pooled.count / max(b, 1)]), textLinear1, textLinear2)
+        for i in temb.storage.indices { temb.storage[i] += textEmb.storage[i] }
+        return temb
+    }
+
+    /// One forward pass. Shapes: hiddenStates [B, S, in_channels], encoderHiddenStates [B, T, joint_attention_dim],
+    /// pooledProjections [B, pooled_projection_dim], timestep [B] (σ), guidance [B] iff the model embeds it,
+    /// imgIds [S, 3], txtIds [T, 3]. Returns `sample` [B, S, patch²·out_channels].
+    public func forward(hiddenStates: Tensor, encoderHiddenStates: Tensor, pooledProjections: Tensor,
+                        timestep: [Float], guidance: [Float]?, imgIds: Tensor, txtIds: Tensor) throws -> Tensor {
+        let c = config
+        func bad(_ name: String, _ message: String) -> FluxTransformerError { .badInput(name, message) }
+        guard hiddenStates.rank == 3, hiddenStates.shape[2] == c.inChannels else {
+            throw bad("hidden_states", "shape \(hiddenStates.shape), expected [B, S, \(c.inChannels)]")
+        }
+        let b = hiddenStates.shape[0], s = hiddenStates.shape[1]
+        guard encoderHiddenStates.rank == 3, encoderHiddenStates.shape[0] == b,
+              encoderHiddenStates.shape[2] == c.jointAttentionDim else {
+            throw bad("encoder_hidden_states", "shape \(encoderHiddenStates.shape), expected [\(b), T, \(c.jointAttentionDim)]")
+        }
+        let t = encoderHiddenStates.shape[1]
+        guard pooledProjections.shape == [b, c.pooledProjectionDim] else {
+            throw bad("pooled_projections", "shape \(pooledProjections.shape), expected [\(b), \(c.pooledProjectionDim)]")
+        }
+        guard timestep.count == b else { throw bad("timestep", "\(timestep.count) values for batch \(b)") }
+        if c.guidanceEmbeds {
+            guard let guidance else { throw bad("guidance", "the model embeds guidance (guidance_embeds) but none was given") }
+            guard guidance.count == b else { throw bad("guidance", "\(guidance.count) values for batch \(b)") }
+        } else if guidance != nil {
+            throw bad("guidance", "given, but the model has no guidance embedder (guidance_embeds is false)")
+        }
+        let axes = c.axesDimsRope.count
+        guard imgIds.shape == [s, axes] else { throw bad("img_ids", "shape \(imgIds.shape), expected [\(s), \(axes)]") }
+        guard txtIds.shape == [t, axes] else { throw bad("txt_ids", "shape \(txtIds.shape), expected [\(t), \(axes)]") }
+
+        let d = c.innerDim, n = t + s
+        let temb = conditioning(timestep: timestep, guidance: guidance, pooled: pooledProjections)
+        let siluTemb = RowOps.silu(temb)
+        let rope = FluxRotaryTable(ids: txtIds.storage + imgIds.storage, axesDims: c.axesDimsRope)
+
+        let w = FluxWorkspace(batch: b, textLength: t, imageLength: s, dim: d, mlp: c.mlpHiddenDim,
+                              singleBlocks: !singleBlocks.isEmpty)
+        w.h.withUnsafeMutableBufferPointer { hb in
+            let H = hb.baseAddress!
+            encoderHiddenStates.storage.withUnsafeBufferPointer { e in
+                hiddenStates.storage.withUnsafeBufferPointer { x in
+                    for bi in 0..<b {
+                        contextEmbedder.apply(e.baseAddress! + bi * t * c.jointAttentionDim, rows: t, into: H + bi * n * d)
+                        xEmbedder.apply(x.baseAddress! + bi * s * c.inChannels, rows: s, into: H + (bi * n + t) * d)
+                    }
+                }
+            }
+        }
+        for block in doubleBlocks {
+            block(w, siluTemb: siluTemb, rope: rope, heads: c.numAttentionHeads, headDim: c.attentionHeadDim)
+        }
+        for block in singleBlocks {
+            block(w, siluTemb: siluTemb, rope: rope, heads: c.numAttentionHeads, headDim: c.attentionHeadDim)
+        }
+
+        // AdaLayerNormContinuous: (scale, shift) — the reverse of the blocks' order.
+        let mod = normOut(siluTemb).storage
+        let outDim = projOut.outFeatures
+        var out = Tensor(zeros: [b, s, outDim])
+        w.h.withUnsafeBufferPointer { hb in
+            w.x.withUnsafeMutableBufferPointer { xb in
+                mod.withUnsafeBufferPointer { mp in
+                    out.storage.withUnsafeMutableBufferPointer { ob in
+                        for bi in 0..<b {
+                            let m = mp.baseAddress! + bi * 2 * d
+                            let src = hb.baseAddress! + (bi * n + t) * d
+                            RowOps.layerNormModulate(src, xb.baseAddress!, rows: s, dim: d, scale: m, shift: m + d)
+                            projOut.apply(xb.baseAddress!, rows: s, into: ob.baseAddress! + bi * s * outDim)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// Reads parameters through a `WeightSource`, checking each against the shape the config implies.
+struct FluxWeightLoader {
+    let weights: any WeightSource
+    let mode: ActivationMode
+
+    func linear(_ prefix: String, _ inFeatures: Int, _ outFeatures: Int) throws -> any LinearLayer {
+        let weightName = prefix + ".weight", biasName = prefix + ".bias"
+        guard weights.contains(weightName) else { throw FluxTransformerError.missingTensor(weightName) }
+        guard weights.contains(biasName) else { throw FluxTransformerError.missingTensor(biasName) }
+        let layer = try weights.linear(prefix, mode: mode)
+        guard layer.inFeatures == inFeatures, layer.outFeatures == outFeatures else {
+            throw FluxTransformerError.shapeMismatch(tensor: weightName, expected: [outFeatures, inFeatures],
+                                                     found: [layer.outFeatures, layer.inFeatures])
+        }
+        let biasShape = try weights.shape(biasName)
+        guard biasShape == [outFeatures] else {
+            throw FluxTransformerError.shapeMismatch(tensor: biasName, expected: [outFeatures], found: biasShape)
+        }
+        return layer
+    }
+
+    func vector(_ name: String, _ count: Int) throws -> [Float] {
+        guard weights.contains(name) else { throw FluxTransformerError.missingTensor(name) }
+        let t = try weights.tensor(name)
+        guard t.shape == [count] else {
+            throw FluxTransformerError.shapeMismatch(tensor: name, expected: [count], found: t.shape)
+        }
+        return t.storage
+    }
+
+    func rejectExtra(_ name: String, _ why: String) throws {
+        if weights.contains(name) { throw FluxTransformerError.unexpectedTensor(name, why) }
+    }
+}

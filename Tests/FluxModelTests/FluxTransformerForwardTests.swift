@@ -1,0 +1,24 @@
+import Foundation
+import XCTest
+import TernaryTensors
+@testable import FluxModel
+
+final class FluxTransformerForwardTests: XCTestCase {
+    func runFixture(model: String, expected: String) throws {
+        let config = try FluxTransformerConfig.load(from: FluxFixtures.url("\(model)/config.json"))
+        let weights = DictionaryWeights(try FixtureTensors(url: FluxFixtures.url("\(model)/diffusion_pytorch_model.safetensors")).tensors)
+        let transformer = try FluxTransformer(config: config, weights: weights)
+        let io = try FixtureTensors(url: FluxFixtures.url("expected/\(expected).safetensors"))
+        let out = try transformer.forward(
+            hiddenStates: io["hidden_states"], encoderHiddenStates: io["encoder_hidden_states"],
+            pooledProjections: io["pooled_projections"], timestep: io["timestep"].storage,
+            guidance: io.tensors["guidance"]?.storage, imgIds: io["img_ids"], txtIds: io["txt_ids"])
+        let reference = io["sample"]
+        let diff = maxAbsDifference(out, reference)
+        XCTAssertLessThanOrEqual(diff, 1e-4 * reference.maxAbs, "max |Δ| \(diff) vs max |ref| \(reference.maxAbs)")
+    }
+
+    func testGuidanceForwardMatchesDiffusers() throws {
+        try runFixture(model: "tiny-flux/transformer", expected: "flux_forward_guidance")
+    }
+}
