@@ -21,4 +21,9 @@ final class FluxTransformerForwardTests: XCTestCase {
     func testGuidanceForwardMatchesDiffusers() throws {
         try runFixture(model: "tiny-flux/transformer", expected: "flux_forward_guidance")
     }
+
+    /// No guidance embedder, 5 heads of 12 (odd head count), non-square 3×5 token grid.
+    func testNoGuidanceOddHeadsForwardMatchesDiffusers() throws {
+        try runFixture(model: "transformer-noguidance", expected: "flux_forward_noguidance")
+    }
 }
