@@ -9,7 +9,7 @@ enum FluxFixtures {
     static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 }
 
-/// The F32 tensors of a small safetensors file, read whole (tests only; the product reads through the
+/// The tensors (F32, or I64/U8 widened to Float) of a small safetensors file, read whole (tests only; the product reads through the
 /// memory-mapped `SafeTensorsFile`).
 struct FixtureTensors {
     let tensors: [String: Tensor]
@@ -25,12 +25,17 @@ struct FixtureTensors {
         for (name, value) in header {
             if name == "__metadata__" { metadata = value as? [String: String] ?? [:]; continue }
             let entry = value as! [String: Any]
-            precondition(entry["dtype"] as? String == "F32", "\(url.lastPathComponent): \(name) is not F32")
+            let dtype = entry["dtype"] as! String
             let shape = entry["shape"] as! [Int]
             let offsets = entry["data_offsets"] as! [Int]
             let bytes = data.subdata(in: (base + offsets[0])..<(base + offsets[1]))
-            let floats = bytes.withUnsafeBytes { raw in
-                (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+            let floats: [Float] = bytes.withUnsafeBytes { raw in
+                switch dtype {
+                case "F32": return (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+                case "I64": return (0..<(raw.count / 8)).map { Float(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self))) }
+                case "U8": return raw.map { Float($0) }
+                default: preconditionFailure("\(url.lastPathComponent): \(name) has unsupported dtype \(dtype)")
+                }
             }
             tensors[name] = Tensor(shape: shape, storage: floats)
         }
