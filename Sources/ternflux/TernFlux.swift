@@ -12,6 +12,7 @@ struct TernFlux: AsyncParsableCommand {
             DevBrokerCommand.self,
             DebugCommand.self,
             QuantizeCommand.self,
+            BenchCommand.self,
         ]
     )
 }

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// `ternflux bench …`: performance measurements; each benchmark is one subcommand in its own file.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Performance benchmarks.",
+        subcommands: [
+            BenchFluxStepCommand.self,
+        ]
+    )
+}
