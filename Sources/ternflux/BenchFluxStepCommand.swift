@@ -78,7 +78,7 @@ struct BenchFluxStepCommand: ParsableCommand {
         let out = try sampler.sample(promptEmbeds: promptEmbeds, pooled: pooled, seed: seed, steps: 1,
                                      width: width, height: height, guidance: 3.5)
         guard out.packed.storage.allSatisfy({ $0.isFinite }) else {
-            throw ValidationError("the \(activation.rawValue) step produced non-finite latents")
+            throw FluxCommandError("the \(activation.rawValue) step produced non-finite latents")
         }
         if !json {
             print(String(format: "%@: build %.1f s, one step %.2f s, packed weights %.2f GB, peak RSS so far %.2f GB",
@@ -128,14 +128,5 @@ struct BenchFluxStepCommand: ParsableCommand {
                          Double(report.peakRSSBytes) / 1e9, width, height, imageTokens, t5Length, double, single,
                          format.rawValue))
         }
-    }
-}
-
-/// Peak resident set size of this process (getrusage ru_maxrss, kilobytes on Linux).
-enum PeakRSS {
-    static func bytes() -> Int {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Int(usage.ru_maxrss) * 1024
     }
 }

@@ -46,9 +46,10 @@ public struct FluxSampler: Sendable {
         return (LatentPacking.pack(noise), h, w)
     }
 
-    /// Runs every step. `onStep(i, seconds)` is called after each step with its wall time.
+    /// Runs every step. `onStep(i, seconds)` is called after each step with its wall time; throwing from it
+    /// stops sampling (how a worker abandons a job between steps).
     public func sample(promptEmbeds: Tensor, pooled: Tensor, seed: UInt64, steps: Int, width: Int, height: Int,
-                       guidance: Float, onStep: ((Int, Double) -> Void)? = nil) throws -> SampledLatents {
+                       guidance: Float, onStep: ((Int, Double) throws -> Void)? = nil) throws -> SampledLatents {
         try validate(width: width, height: height, steps: steps, guidance: guidance)
         guard promptEmbeds.rank == 3, promptEmbeds.shape[0] == 1 else {
             throw FluxPipelineError.invalidRequest("prompt embeddings must be [1, T, J], got \(promptEmbeds.shape)")
@@ -68,7 +69,7 @@ public struct FluxSampler: Sendable {
             try schedule.step(&latents, velocity: velocity, index: i)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             stepSeconds.append(seconds)
-            onStep?(i, seconds)
+            try onStep?(i, seconds)
         }
         return SampledLatents(packed: latents, latentHeight: h, latentWidth: w, schedule: schedule, stepSeconds: stepSeconds)
     }

@@ -1,0 +1,25 @@
+import Foundation
+import TernaryTensors
+
+/// A runtime failure of a FLUX command (not a usage error), printed as is.
+struct FluxCommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Parses an `--mode` value.
+func parseActivationMode(_ text: String) throws -> ActivationMode {
+    guard let mode = ActivationMode(rawValue: text) else {
+        throw FluxCommandError("--mode must be f32 or int8, got '\(text)'")
+    }
+    return mode
+}
+
+/// Peak resident set size of this process (getrusage ru_maxrss, kilobytes on Linux).
+enum PeakRSS {
+    static func bytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Int(usage.ru_maxrss) * 1024
+    }
+}
