@@ -9,6 +9,7 @@ struct DebugCommand: ParsableCommand {
         subcommands: [
             DebugVAEDecodeCommand.self,
             DebugEncodeTextCommand.self,
+            DebugFluxForwardCommand.self,
         ]
     )
 }

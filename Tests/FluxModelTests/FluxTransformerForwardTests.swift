@@ -4,10 +4,9 @@ import TernaryTensors
 @testable import FluxModel
 
 final class FluxTransformerForwardTests: XCTestCase {
+    /// Loads through the product path: `FluxTransformer(directory:)` over a memory-mapped SafeTensorsCheckpoint.
     func runFixture(model: String, expected: String) throws {
-        let config = try FluxTransformerConfig.load(from: FluxFixtures.url("\(model)/config.json"))
-        let weights = DictionaryWeights(try FixtureTensors(url: FluxFixtures.url("\(model)/diffusion_pytorch_model.safetensors")).tensors)
-        let transformer = try FluxTransformer(config: config, weights: weights)
+        let transformer = try FluxTransformer(directory: FluxFixtures.url(model))
         let io = try FixtureTensors(url: FluxFixtures.url("expected/\(expected).safetensors"))
         let out = try transformer.forward(
             hiddenStates: io["hidden_states"], encoderHiddenStates: io["encoder_hidden_states"],

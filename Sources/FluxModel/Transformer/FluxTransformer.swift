@@ -17,6 +17,13 @@ public final class FluxTransformer: @unchecked Sendable {
     let normOut: any LinearLayer
     let projOut: any LinearLayer
 
+    /// Loads a `transformer/` folder: config.json and its safetensors weights (memory-mapped; a sharded
+    /// index or several files are fine), fp or ternary as `ternflux quantize` writes them.
+    public convenience init(directory: URL, mode: ActivationMode = .f32) throws {
+        let config = try FluxTransformerConfig.load(from: directory.appendingPathComponent("config.json"))
+        try self.init(config: config, weights: try SafeTensorsCheckpoint(directory: directory), mode: mode)
+    }
+
     public init(config: FluxTransformerConfig, weights: any WeightSource, mode: ActivationMode = .f32) throws {
         try config.validate()
         self.config = config
