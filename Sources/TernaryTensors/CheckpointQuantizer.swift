@@ -265,6 +265,7 @@ public struct CheckpointQuantizer {
                         ? " (2-D but not a known FLUX block linear)" : ""
                     log("kept \(name) \(info.dtype.rawValue) \(info.shape)\(note)", true)
                 }
+                file.region.dropPages(try file.fileRange(name))
             }
             try writer.finish()
             for t in infos {

@@ -54,6 +54,17 @@ public final class MappedRegion: @unchecked Sendable {
         }
     }
 
+    /// Tells the kernel the mapped pages inside `range` are not needed any more (they are re-read from the file
+    /// if touched again). Streaming tools call this after each tensor so resident memory stays one tensor deep.
+    public func dropPages(_ range: Range<Int>) {
+        guard mapped, let base, range.lowerBound >= 0, range.upperBound <= count else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page
+        let end = range.upperBound == count ? count : range.upperBound / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
     deinit {
         guard let base else { return }
         if mapped {
