@@ -13,6 +13,7 @@ struct TernFlux: AsyncParsableCommand {
             DebugCommand.self,
             QuantizeCommand.self,
             BenchCommand.self,
+            GenerateCommand.self,
         ]
     )
 }

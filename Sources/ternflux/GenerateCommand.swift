@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import FluxModel
+import TernaryTensors
+
+/// `ternflux generate`: one image from one prompt, as diffusers' FluxPipeline would make it.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Generate one PNG from a prompt with a FLUX-architecture model folder.",
+        discussion: """
+            The model folder is --model, else $TERNFLUX_MODEL, else models/default under the current directory. \
+            Width and height must be multiples of 16 (2 × the VAE's downscale).
+            """)
+
+    @Argument(help: "The prompt.") var prompt: String
+    @Option(help: "Model folder (diffusers layout).") var model: String?
+    @Option(help: "Seed of the initial noise (CPU torch.Generator semantics).") var seed: UInt64 = 0
+    @Option(help: "Denoising steps.") var steps = 28
+    @Option(help: "Image width in pixels.") var width = 512
+    @Option(help: "Image height in pixels.") var height = 512
+    @Option(help: "Guidance scale (embedded when the model has a guidance embedder).") var guidance: Float = 3.5
+    @Option(name: .customLong("max-sequence-length"), help: "T5 tokens.") var maxSequenceLength = 512
+    @Option(help: "Output PNG file.") var out = "out.png"
+    @Option(help: "Activation mode of ternary block linears: f32 or int8.") var mode = "f32"
+    @Flag(help: "Print the time of every phase on stderr.") var timings = false
+
+    func run() throws {
+        let activation = try parseActivationMode(mode)
+        let folder = try ModelFolder.resolve(flag: model)
+        let request = FluxPipeline.Request(prompt: prompt, seed: seed, steps: steps, width: width, height: height,
+                                           guidance: guidance, maxSequenceLength: maxSequenceLength)
+        // Reject a bad step count before loading weights; sizes depend on the VAE and are checked after loading.
+        guard steps >= 1 else { throw FluxCommandError("--steps must be ≥ 1, got \(steps)") }
+        var clock = Date()
+        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation)
+        try pipeline.validate(request)
+        let loadSeconds = Date().timeIntervalSince(clock)
+        clock = Date()
+        let result = try pipeline.generate(request) { step, seconds in
+            if timings { FluxStderr.line(String(format: "denoise step %d/%d: %.3f s", step + 1, steps, seconds)) }
+        }
+        for warning in result.warnings { FluxStderr.line("warning: \(warning)") }
+        let url = URL(fileURLWithPath: out)
+        do {
+            try Data(result.png).write(to: url)
+        } catch {
+            throw FluxCommandError("cannot write \(url.path): \(error.localizedDescription)")
+        }
+        if timings {
+            let t = result.timings
+            FluxStderr.line(String(format: "load %.3f s | tokenize %.3f s | encode %.3f s | denoise %.3f s (%d steps) | vae decode %.3f s | png %.3f s | total %.3f s",
+                          loadSeconds, t.tokenize, t.encode, t.denoise, t.denoiseSteps.count, t.vaeDecode, t.pngEncode,
+                          Date().timeIntervalSince(clock)))
+        }
+        print(url.path)
+    }
+}
+
+enum FluxStderr {
+    static func line(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+}
