@@ -266,8 +266,12 @@ struct SpatialSelfAttention {
     let wv: [Float], bv: [Float]
     let wo: [Float], bo: [Float]
 
-    init(_ weights: CheckedWeights, _ prefix: String, channels: Int, groups: Int) throws {
+    /// Upper bound on the elements of one block of attention scores (queries are processed in blocks).
+    let scoreBlockElements: Int
+
+    init(_ weights: CheckedWeights, _ prefix: String, channels: Int, groups: Int, scoreBlockElements: Int = 16 << 20) throws {
         self.channels = channels
+        self.scoreBlockElements = scoreBlockElements
         norm = try GroupNorm(weights, prefix + ".group_norm", channels: channels, groups: groups, eps: 1e-6)
         // Current diffusers names; checkpoints saved before the attention refactor use query/key/value/proj_attn.
         let legacy = !weights.source.contains(prefix + ".to_q.weight") && weights.source.contains(prefix + ".query.weight")
@@ -307,7 +311,7 @@ struct SpatialSelfAttention {
         }
         // attended[C, N]; queries in blocks so the score matrix stays ≤ ~16M floats at large resolutions.
         var attended = [Float](repeating: 0, count: c * n)
-        let block = max(1, min(n, (16 << 20) / max(1, n)))
+        let block = max(1, min(n, scoreBlockElements / max(1, n)))
         var scores = [Float](repeating: 0, count: block * n)
         let scale = 1 / Float(c).squareRoot()
         q.withUnsafeBufferPointer { qp in

@@ -110,6 +110,20 @@ final class VAEDecoderTests: XCTestCase {
         }
     }
 
+    func testAttentionInQueryBlocksEqualsOneBlock() throws {
+        // The tiny VAE's mid attention on a 7×9 map: one score block vs blocks of 2 query rows (plus a ragged last).
+        let source = try SafeTensorsCheckpoint(directory: VAEFixtures.vae)
+        let w = CheckedWeights(source: source, sourceName: "tiny-flux/vae")
+        let whole = try SpatialSelfAttention(w, "decoder.mid_block.attentions.0", channels: 64, groups: 8)
+        let blocked = try SpatialSelfAttention(w, "decoder.mid_block.attentions.0", channels: 64, groups: 8,
+                                               scoreBlockElements: 2 * 63)
+        var g = TorchGenerator(seed: 5)
+        let x = FeatureMap(channels: 64, height: 7, width: 9, data: g.randn(64 * 63))
+        let a = whole(x), b = blocked(x)
+        XCTAssertEqual(a.data.count, b.data.count)
+        for i in 0..<a.data.count { XCTAssertEqual(a.data[i], b.data[i], accuracy: 1e-5) }
+    }
+
     func testConv3x3MatchesDirectLoopIncludingFusedUpsample() throws {
         // A 3×3 conv on a 5×4 map (2 → 3 channels) vs a direct six-loop reference, with and without the 2× upsample.
         var g = TorchGenerator(seed: 11)
