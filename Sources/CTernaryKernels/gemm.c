@@ -30,12 +30,24 @@
 #define TF_MAX_K_INT8 132104 /* 127 * K < 2^24: fp32 holds every partial sum exactly */
 
 /* Blocking parameters (tuned on a 2-core EPYC with 512 KiB L2 per core, see docs/kernels.md). */
-#define KC_F32 256 /* multiple of 128 (i2 block) */
+#ifndef KC_F32
+#define KC_F32 384 /* multiple of 128 (i2 block) */
+#endif
+#ifndef NC_F32
 #define NC_F32 256 /* multiple of 16 */
-#define MC_F32 72  /* multiple of every MR */
+#endif
+#ifndef MC_F32
+#define MC_F32 48  /* multiple of every MR */
+#endif
+#ifndef KC_I8
 #define KC_I8 1024 /* multiple of 128 */
+#endif
+#ifndef NC_I8
 #define NC_I8 128
+#endif
+#ifndef MC_I8
 #define MC_I8 96
+#endif
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* Weight decoding: codes (w + 1) of one packed row over [k0, k0 + len).                                 */
@@ -53,47 +65,61 @@ static void t3_lut_init(void) {
     }
 }
 
-/* out receives codes for k in [k0, k0 + len), then code 1 up to the next multiple of 4.
- * k0 is a multiple of 128. out and tmp hold at least len + 256 bytes. */
-static void decode_codes(tf_format format, const uint8_t *row, int64_t k0, int64_t len, uint8_t *out,
-                         uint8_t *tmp) {
-    if (format == TF_FORMAT_I2) {
-        int64_t b0 = k0 / 128, nblocks = (len + 127) / 128;
-        for (int64_t b = 0; b < nblocks; b++) {
-            const uint8_t *p = row + (b0 + b) * 32;
-            uint8_t *o = out + b * 128;
-            for (int s = 0; s < 4; s++)
-                for (int j = 0; j < 32; j++) o[32 * s + j] = (uint8_t)((p[j] >> (2 * s)) & 3);
-        }
-    } else {
-        int64_t j0 = k0 / 5, off = k0 % 5, nbytes = (off + len + 4) / 5;
-        const uint8_t *p = row + j0;
-        for (int64_t j = 0; j < nbytes; j++) memcpy(tmp + 5 * j, t3_lut[p[j]], 8);
-        memcpy(out, tmp + off, (size_t)len);
-    }
+/* t3: codes of one packed row for k in [k0, k0 + len), then code 1 up to the next multiple of 4.
+ * out and tmp hold at least len + 16 bytes. */
+static void decode_codes_t3(const uint8_t *row, int64_t k0, int64_t len, uint8_t *out, uint8_t *tmp) {
+    int64_t j0 = k0 / 5, off = k0 % 5, nbytes = (off + len + 4) / 5;
+    const uint8_t *p = row + j0;
+    for (int64_t j = 0; j < nbytes; j++) memcpy(tmp + 5 * j, t3_lut[p[j]], 8);
+    memcpy(out, tmp + off, (size_t)len);
     int64_t padded = (len + 3) & ~(int64_t)3;
     for (int64_t k = len; k < padded; k++) out[k] = 1;
 }
 
-/* Decodes rows [n0, n0 + ncl) x depth [k0, k0 + kcl) into the panel of the given mode. */
-static void decode_panel(tf_act_mode mode, tf_format format, const uint8_t *W, size_t row_bytes,
-                         int64_t n0, int64_t ncl, int64_t k0, int64_t kcl, void *panel, uint8_t *codes,
-                         uint8_t *tmp) {
-    int64_t units = (ncl + TF_NR - 1) / TF_NR;
-    int64_t steps = (kcl + 3) / 4;
+/* Decodes rows [n0, n0 + ncl) x depth [k0, k0 + kcl) (k0 a multiple of 128) into the int8-mode panel
+ * [units][steps][16][4] of codes. Columns past ncl get code 1. Codes for k >= K inside the last step are
+ * whatever the padding holds (i2) or 1 (t3): they meet activation 0 (int8 mode) or are never read (f32). */
+static void decode_panel_codes(tf_format format, const uint8_t *W, size_t row_bytes, int64_t n0, int64_t ncl,
+                               int64_t k0, int64_t kcl, uint8_t *panel, uint8_t *codes, uint8_t *tmp) {
+    const int64_t units = (ncl + TF_NR - 1) / TF_NR, steps = (kcl + 3) / 4;
     for (int64_t c = 0; c < units * TF_NR; c++) {
-        int64_t u = c / TF_NR, col = c % TF_NR;
-        if (c < ncl) {
-            decode_codes(format, W + (size_t)(n0 + c) * row_bytes, k0, kcl, codes, tmp);
+        uint8_t *dst = panel + (c / TF_NR) * steps * 4 * TF_NR + (c % TF_NR) * 4;
+        if (c >= ncl) {
+            for (int64_t s = 0; s < steps; s++) memset(dst + s * 4 * TF_NR, 1, 4);
+        } else if (format == TF_FORMAT_I2) {
+            /* In a 128-weight block, k = 32*sub + j sits in byte j at bits 2*sub: four consecutive k are one
+             * 32-bit load of bytes j..j+3 shifted by 2*sub and masked. */
+            const uint8_t *p = W + (size_t)(n0 + c) * row_bytes + (k0 / 128) * 32;
+            for (int64_t s = 0; s < steps; s++) {
+                const int64_t blk = s >> 5, sub = (s >> 3) & 3, j = (s & 7) * 4;
+                uint32_t v;
+                memcpy(&v, p + blk * 32 + j, 4);
+                v = (v >> (2 * sub)) & 0x03030303u;
+                memcpy(dst + s * 4 * TF_NR, &v, 4);
+            }
         } else {
-            memset(codes, 1, (size_t)(steps * 4));
-        }
-        if (mode == TF_ACT_F32) {
-            float *dst = (float *)panel + u * kcl * TF_NR + col;
-            for (int64_t k = 0; k < kcl; k++) dst[k * TF_NR] = (float)((int)codes[k] - 1);
-        } else {
-            uint8_t *dst = (uint8_t *)panel + u * steps * 4 * TF_NR + col * 4;
+            decode_codes_t3(W + (size_t)(n0 + c) * row_bytes, k0, kcl, codes, tmp);
             for (int64_t s = 0; s < steps; s++) memcpy(dst + s * 4 * TF_NR, codes + 4 * s, 4);
+        }
+    }
+}
+
+/* f32-mode panel [units][kcl][16] of w = code - 1 from the code panel. */
+void tf_codes_to_f32_portable(const uint8_t *codes, int64_t units, int64_t kcl, float *panel) {
+    const int64_t steps = (kcl + 3) / 4;
+    for (int64_t u = 0; u < units; u++) {
+        const uint8_t *src = codes + u * steps * 4 * TF_NR;
+        float *dst = panel + u * kcl * TF_NR;
+        const int64_t full = kcl / 4;
+        for (int64_t st = 0; st < full; st++) { /* four k at once: a 4 x 16 byte transpose the compiler vectorizes */
+            const uint8_t *c = src + st * 4 * TF_NR;
+            float *d = dst + st * 4 * TF_NR;
+            for (int t = 0; t < 4; t++)
+                for (int j = 0; j < TF_NR; j++) d[t * TF_NR + j] = (float)((int)c[4 * j + t] - 1);
+        }
+        for (int64_t k = full * 4; k < kcl; k++) {
+            const uint8_t *c = src + full * 4 * TF_NR + (k & 3);
+            for (int j = 0; j < TF_NR; j++) dst[k * TF_NR + j] = (float)((int)c[4 * j] - 1);
         }
     }
 }
@@ -164,13 +190,13 @@ static int run_block_range(gemm_call *c, int64_t m_begin, int64_t m_end, int64_t
     const int64_t KC = is_f32 ? KC_F32 : KC_I8, NC = is_f32 ? NC_F32 : NC_I8, MC = is_f32 ? MC_F32 : MC_I8;
     const int MR = is_f32 ? c->ks->mr_f32 : c->ks->mr_i8;
     const int64_t N = c->N, K = c->K;
-    size_t panel_bytes = (size_t)NC * (size_t)KC * (is_f32 ? sizeof(float) : 1);
-    void *panel = alloc64(panel_bytes);
+    uint8_t *code_panel = alloc64((size_t)NC * (size_t)(KC + 4));
+    float *f32_panel = is_f32 ? alloc64(sizeof(float) * (size_t)NC * (size_t)KC) : NULL;
     uint8_t *codes = alloc64((size_t)KC + 256), *tmp = alloc64((size_t)KC + 256);
     float *gpad = alloc64(sizeof(float) * (size_t)NC), *bpad = alloc64(sizeof(float) * (size_t)NC);
     float *tile = alloc64(sizeof(float) * (size_t)MR * TF_NR);
     int rc = 0;
-    if (!panel || !codes || !tmp || !gpad || !bpad || !tile) {
+    if (!code_panel || (is_f32 && !f32_panel) || !codes || !tmp || !gpad || !bpad || !tile) {
         rc = -1;
         goto done;
     }
@@ -184,7 +210,8 @@ static int run_block_range(gemm_call *c, int64_t m_begin, int64_t m_end, int64_t
         for (int64_t k0 = 0; k0 < K; k0 += KC) {
             int64_t kcl = K - k0 < KC ? K - k0 : KC, steps = (kcl + 3) / 4;
             int flags = (k0 == 0 ? TF_K_FIRST : 0) | (k0 + KC >= K ? TF_K_LAST : 0);
-            decode_panel(c->mode, c->format, c->W, c->row_bytes, nb, ncl, k0, kcl, panel, codes, tmp);
+            decode_panel_codes(c->format, c->W, c->row_bytes, nb, ncl, k0, kcl, code_panel, codes, tmp);
+            if (is_f32) c->ks->to_f32(code_panel, units, kcl, f32_panel);
             for (int64_t mb = m_begin; mb < m_end; mb += MC) {
                 int64_t mcl = m_end - mb < MC ? m_end - mb : MC;
                 for (int64_t u = 0; u < units; u++) {
@@ -201,11 +228,11 @@ static int run_block_range(gemm_call *c, int64_t m_begin, int64_t m_end, int64_t
                             ldc = TF_NR;
                         }
                         if (is_f32) {
-                            c->ks->f32(mr, c->X + i * K + k0, K, (const float *)panel + u * kcl * TF_NR, kcl, C, ldc,
+                            c->ks->f32(mr, c->X + i * K + k0, K, f32_panel + u * kcl * TF_NR, kcl, C, ldc,
                                        flags, gpad + u * TF_NR, bpad + u * TF_NR);
                         } else {
                             c->ks->i8(mr, c->xq + i * c->ldq + k0, c->ldq,
-                                      (const uint8_t *)panel + u * steps * 4 * TF_NR, steps, C, ldc, flags,
+                                      code_panel + u * steps * 4 * TF_NR, steps, C, ldc, flags,
                                       c->xsum + i * c->nkb + k0 / KC_I8, c->nkb, c->inv_s + i, gpad + u * TF_NR,
                                       bpad + u * TF_NR);
                         }
@@ -218,7 +245,8 @@ static int run_block_range(gemm_call *c, int64_t m_begin, int64_t m_end, int64_t
         }
     }
 done:
-    free(panel);
+    free(code_panel);
+    free(f32_panel);
     free(codes);
     free(tmp);
     free(gpad);
@@ -393,4 +421,5 @@ const tf_kernel_set tf_kernels_portable = {
     .mr_i8 = 4,
     .f32 = kernel_f32_portable,
     .i8 = kernel_i8_portable,
+    .to_f32 = tf_codes_to_f32_portable,
 };

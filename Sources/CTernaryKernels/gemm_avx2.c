@@ -1,7 +1,7 @@
 /* AVX2 + FMA micro-kernels (compiled for those instructions only; dispatched at run time by gemm.c).
  *
  * f32: 6 rows x 16 columns, 12 ymm accumulators; per k two panel loads, six broadcasts, twelve FMAs.
- * int8: 4 rows x 16 columns. A 32-byte panel load holds 8 columns x 4 consecutive k as u8 codes w + 1 in
+ * int8: 6 rows x 16 columns. A 32-byte panel load holds 8 columns x 4 consecutive k as u8 codes w + 1 in
  *   {0, 1, 2}; vpmaddubsw against a broadcast of the row's 4 activation bytes (s8, |x| <= 127) gives per
  *   16-bit lane code[k]x[k] + code[k+1]x[k+1], at most 2*2*127 = 508 in magnitude (no saturation). Lanes
  *   accumulate in int16 for 64 steps: 64 * 508 = 32512 <= 32767, so int16 can never wrap; then vpmaddwd
@@ -16,6 +16,10 @@
 
 /* Largest number of vpmaddubsw results one int16 lane may accumulate: 64 * 508 <= INT16_MAX. */
 #define I16_STEPS 64
+
+#ifndef TF_MR_I8
+#define TF_MR_I8 6
+#endif
 
 AVX2 INLINE void f32_block(const int MR, const float *x, int64_t ldx, const float *panel, int64_t kc, float *C,
                            int64_t ldc, int flags, const float *gamma, const float *bias) {
@@ -63,11 +67,11 @@ AVX2 INLINE void i8_block(const int MR, const int8_t *xq, int64_t ldx, const uin
                           float *C, int64_t ldc, int flags, const int32_t *xsum, int64_t xsum_stride,
                           const float *inv_s, const float *gamma, const float *bias) {
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256i acc32[4][2];
+    __m256i acc32[6][2];
     for (int i = 0; i < MR; i++) acc32[i][0] = acc32[i][1] = _mm256_setzero_si256();
     for (int64_t s0 = 0; s0 < steps; s0 += I16_STEPS) {
         const int64_t s1 = s0 + I16_STEPS < steps ? s0 + I16_STEPS : steps;
-        __m256i acc16[4][2];
+        __m256i acc16[6][2];
         for (int i = 0; i < MR; i++) acc16[i][0] = acc16[i][1] = _mm256_setzero_si256();
         for (int64_t s = s0; s < s1; s++) {
             const __m256i w0 = _mm256_load_si256((const __m256i *)(panel + s * 64));
@@ -111,6 +115,10 @@ AVX2 static void kernel_i8_avx2(int mr, const int8_t *xq, int64_t ldx, const uin
                                 float *C, int64_t ldc, int flags, const int32_t *xsum, int64_t xsum_stride,
                                 const float *inv_s, const float *gamma, const float *bias) {
     switch (mr) {
+#if TF_MR_I8 >= 6
+    case 6: i8_block(6, xq, ldx, panel, steps, C, ldc, flags, xsum, xsum_stride, inv_s, gamma, bias); break;
+    case 5: i8_block(5, xq, ldx, panel, steps, C, ldc, flags, xsum, xsum_stride, inv_s, gamma, bias); break;
+#endif
     case 4: i8_block(4, xq, ldx, panel, steps, C, ldc, flags, xsum, xsum_stride, inv_s, gamma, bias); break;
     case 3: i8_block(3, xq, ldx, panel, steps, C, ldc, flags, xsum, xsum_stride, inv_s, gamma, bias); break;
     case 2: i8_block(2, xq, ldx, panel, steps, C, ldc, flags, xsum, xsum_stride, inv_s, gamma, bias); break;
@@ -118,10 +126,44 @@ AVX2 static void kernel_i8_avx2(int mr, const int8_t *xq, int64_t ldx, const uin
     }
 }
 
+/* Per 4-k step: two 32-byte loads (columns 0-7 and 8-15, four k each), a 4x4 byte transpose inside each
+ * 128-bit lane and a dword permute put each k's 8 columns in one 64-bit element, which widens to 8 floats. */
+AVX2 static void codes_to_f32_avx2(const uint8_t *codes, int64_t units, int64_t kcl, float *panel) {
+    const int64_t steps = (kcl + 3) / 4, full = kcl / 4;
+    const __m256i one8 = _mm256_set1_epi8(1);
+    const __m256i tr = _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
+                                        0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t u = 0; u < units; u++) {
+        const uint8_t *src = codes + u * steps * 4 * TF_NR;
+        float *dst = panel + u * kcl * TF_NR;
+        for (int64_t st = 0; st < full; st++) {
+            __m256i a = _mm256_loadu_si256((const __m256i *)(src + st * 64));
+            __m256i b = _mm256_loadu_si256((const __m256i *)(src + st * 64 + 32));
+            a = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(_mm256_sub_epi8(a, one8), tr), perm);
+            b = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(_mm256_sub_epi8(b, one8), tr), perm);
+            const __m128i alo = _mm256_castsi256_si128(a), ahi = _mm256_extracti128_si256(a, 1);
+            const __m128i blo = _mm256_castsi256_si128(b), bhi = _mm256_extracti128_si256(b, 1);
+            const __m128i ak[4] = {alo, _mm_srli_si128(alo, 8), ahi, _mm_srli_si128(ahi, 8)};
+            const __m128i bk[4] = {blo, _mm_srli_si128(blo, 8), bhi, _mm_srli_si128(bhi, 8)};
+            float *d = dst + st * 64;
+            for (int t = 0; t < 4; t++) {
+                _mm256_store_ps(d + t * 16, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(ak[t])));
+                _mm256_store_ps(d + t * 16 + 8, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bk[t])));
+            }
+        }
+        for (int64_t k = full * 4; k < kcl; k++) {
+            const uint8_t *c = src + full * 64 + (k & 3);
+            for (int j = 0; j < TF_NR; j++) dst[k * TF_NR + j] = (float)((int)c[4 * j] - 1);
+        }
+    }
+}
+
 const tf_kernel_set tf_kernels_avx2 = {
     .mr_f32 = 6,
-    .mr_i8 = 4,
+    .mr_i8 = TF_MR_I8,
     .f32 = kernel_f32_avx2,
     .i8 = kernel_i8_avx2,
+    .to_f32 = codes_to_f32_avx2,
 };
 #endif

@@ -30,12 +30,18 @@ typedef void (*tf_kernel_i8)(int mr, const int8_t *xq, int64_t ldx, const uint8_
                              float *C, int64_t ldc, int flags, const int32_t *xsum, int64_t xsum_stride,
                              const float *inv_s, const float *gamma, const float *bias);
 
+/* Converts a code panel [units][ceil(kcl/4)][16][4] into the f32 panel [units][kcl][16] (w = code - 1). */
+typedef void (*tf_codes_to_f32)(const uint8_t *codes, int64_t units, int64_t kcl, float *panel);
+
 typedef struct {
     int mr_f32;
     int mr_i8;
     tf_kernel_f32 f32;
     tf_kernel_i8 i8;
+    tf_codes_to_f32 to_f32;
 } tf_kernel_set;
+
+void tf_codes_to_f32_portable(const uint8_t *codes, int64_t units, int64_t kcl, float *panel);
 
 extern const tf_kernel_set tf_kernels_portable;
 #if defined(__x86_64__)

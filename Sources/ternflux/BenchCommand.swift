@@ -7,6 +7,7 @@ struct BenchCommand: ParsableCommand {
         abstract: "Performance benchmarks.",
         subcommands: [
             BenchFluxStepCommand.self,
+            BenchKernelsCommand.self,
         ]
     )
 }
