@@ -61,8 +61,10 @@ let package = Package(
         .testTarget(name: "TernaryTensorsTests", dependencies: ["TernaryTensors", "CTernaryKernels"]),
         .testTarget(name: "FluxModelTests", dependencies: ["FluxModel", "TernaryTensors"]),
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue"]),
-        .testTarget(name: "JobStoreTests", dependencies: ["JobStore"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "JobQueue", "JobStore", "FluxModel"]),
+        // A throw-away PostgreSQL server for the tests that need one (JobStoreTests, WorkerTests).
+        .target(name: "TestSupport", dependencies: ["JobStore"], path: "Tests/TestSupport"),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "TestSupport"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "JobQueue", "JobStore", "FluxModel", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

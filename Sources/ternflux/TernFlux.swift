@@ -14,6 +14,7 @@ struct TernFlux: AsyncParsableCommand {
             QuantizeCommand.self,
             BenchCommand.self,
             GenerateCommand.self,
+            MigrateCommand.self,
         ]
     )
 }

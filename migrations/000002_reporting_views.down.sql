@@ -1,0 +1,3 @@
+DROP VIEW IF EXISTS worker_activity;
+DROP VIEW IF EXISTS batch_progress;
+DROP VIEW IF EXISTS job_history;
