@@ -163,3 +163,15 @@ func assertTextEncoderError<T>(_ expression: @autoclosure () throws -> T, contai
         }
     }
 }
+
+extension TextEncoderParityTests {
+    func testEmptySequencesDoNotCrash() throws {
+        let t5 = try T5TextEncoder(directory: TextFixtures.root.appendingPathComponent("tiny-flux/text_encoder_2"))
+        XCTAssertEqual(try t5.encode([]).shape, [1, 0, 32])
+        let clip = try CLIPTextEncoder(directory: TextFixtures.root.appendingPathComponent("tiny-flux/text_encoder"))
+        XCTAssertEqual(try clip.encode([]).lastHiddenState.shape, [1, 0, 32])
+        XCTAssertThrowsError(try clip.encode([Int](repeating: 5, count: 78))) { error in
+            XCTAssertTrue("\(error)".contains("78 tokens"), "\(error)")
+        }
+    }
+}

@@ -66,3 +66,29 @@ final class TokenizerParityTests: XCTestCase {
         XCTAssertEqual(mismatches, [], "\(mismatches.count) differ")
     }
 }
+
+extension TokenizerParityTests {
+    /// open_clip's `bpe_simple_vocab_16e6.txt.gz` layout (a header line, then merges), written from the fixture's
+    /// merges.txt: the vocabulary built from it must give the same ids as the vocab.json folder.
+    func testOpenCLIPGzipVocabularyBuildsTheSameTokenizer() throws {
+        let folder = TextFixtures.root.appendingPathComponent("tokenizers/clip-real")
+        let merges = try String(contentsOf: folder.appendingPathComponent("merges.txt"), encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false).dropFirst()
+        // The real file has more merge lines than CLIP uses; pad with unused ones to check they are ignored.
+        let text = "\"bpe_simple_vocab_16e6.txt#version: 0.2\n" + merges.prefix(48894).joined(separator: "\n") + "\nq z\nz q\n"
+        let gz = FileManager.default.temporaryDirectory.appendingPathComponent("bpe-\(UUID().uuidString).txt.gz")
+        defer { try? FileManager.default.removeItem(at: gz) }
+        try TokenizerGzip.writeForTesting(Array(text.utf8), to: gz)
+        let fromGzip = try CLIPTokenizer(openCLIPVocabulary: gz)
+        let fromFolder = try CLIPTokenizer(directory: folder)
+        XCTAssertEqual(fromGzip.model.vocabulary.count, 49408)
+        XCTAssertEqual(fromGzip.bosID, 49406)
+        XCTAssertEqual(fromGzip.eosID, 49407)
+        XCTAssertEqual(fromGzip.model.vocabulary, fromFolder.model.vocabulary)
+        for text in ["a photo of a cat", "Ünïcödé café 東京 🙂 it's 42!!", "supercalifragilisticexpialidocious"] {
+            XCTAssertEqual(try fromGzip.encode(text, maxLength: 77), try fromFolder.encode(text, maxLength: 77), text)
+        }
+        try Data([0x1f, 0x8b, 0x08, 0x00, 0x01]).write(to: gz)
+        assertTokenizerError(try CLIPTokenizer(openCLIPVocabulary: gz), contains: [gz.lastPathComponent, "gzip"])
+    }
+}

@@ -168,18 +168,21 @@ public final class T5TextEncoder: @unchecked Sendable {
         return Normalization.rmsNorm(x, weight: finalNorm, eps: eps).reshaped([1, t, d])
     }
 
-    /// Block 0's relative position bias laid out [H, T, T].
-    func positionBias(tokens t: Int) -> [Float] {
-        let heads = config.numHeads
-        var bias = [Float](repeating: 0, count: heads * t * t)
-        for i in 0..<t {
-            for j in 0..<t {
-                let bucket = Self.relativePositionBucket(j - i, bidirectional: true, numBuckets: config.relativeAttentionNumBuckets,
-                                                         maxDistance: config.relativeAttentionMaxDistance)
-                for h in 0..<heads { bias[(h * t + i) * t + j] = relativeBias[bucket * heads + h] }
-            }
+    /// Block 0's relative position bias for a T-token sequence (bucket of key j − query i, shared by all blocks).
+    func positionBias(tokens t: Int) -> RelativePositionBias {
+        guard t > 0 else { return RelativePositionBias(buckets: [], table: relativeBias) }
+        var buckets = [Int32](repeating: 0, count: t * t)
+        // The bucket depends only on j − i: compute each of the 2T − 1 distances once.
+        var byDistance = [Int32](repeating: 0, count: 2 * t - 1)
+        for delta in (-(t - 1))..<t {
+            byDistance[delta + t - 1] = Int32(Self.relativePositionBucket(delta, bidirectional: true,
+                                                                          numBuckets: config.relativeAttentionNumBuckets,
+                                                                          maxDistance: config.relativeAttentionMaxDistance))
         }
-        return bias
+        for i in 0..<t {
+            for j in 0..<t { buckets[i * t + j] = byDistance[j - i + t - 1] }
+        }
+        return RelativePositionBias(buckets: buckets, table: relativeBias)
     }
 
     /// transformers' `_relative_position_bucket`, with the logarithm in fp32 as PyTorch computes it.

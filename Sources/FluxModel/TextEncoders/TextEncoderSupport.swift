@@ -78,13 +78,14 @@ struct EncoderWeights {
 /// OpenBLAS; the probabilities are computed in fp32 as PyTorch does.
 enum TextAttention {
     /// - Parameters:
-    ///   - bias: optional additive bias laid out [H, T, T] (T5's relative position bias).
+    ///   - bias: optional additive relative position bias (T5), looked up per head from a [T, T] bucket table.
     ///   - causal: position i attends to j ≤ i only (CLIP).
     static func run(q: Tensor, k: Tensor, v: Tensor, tokens t: Int, heads: Int, headDim d: Int, scale: Float,
-                    causal: Bool, bias: [Float]?) -> Tensor {
+                    causal: Bool, bias: RelativePositionBias?) -> Tensor {
         let width = heads * d
         precondition(q.count == t * width && k.count == t * width && v.count == t * width, "attention input shapes")
         var out = Tensor(zeros: [t, width])
+        guard t > 0 else { return out }
         var scores = [Float](repeating: 0, count: t * t)
         q.storage.withUnsafeBufferPointer { qp in
         k.storage.withUnsafeBufferPointer { kp in
@@ -100,9 +101,11 @@ enum TextAttention {
                     let row = sp.baseAddress! + i * t
                     let visible = causal ? i + 1 : t
                     if let bias {
-                        bias.withUnsafeBufferPointer { bp in
-                            let b = bp.baseAddress! + (h * t + i) * t
-                            for j in 0..<visible { row[j] += b[j] }
+                        bias.buckets.withUnsafeBufferPointer { bucketRow in
+                            bias.table.withUnsafeBufferPointer { table in
+                                let buckets = bucketRow.baseAddress! + i * t
+                                for j in 0..<visible { row[j] += table[Int(buckets[j]) * heads + h] }
+                            }
                         }
                     }
                     var m = -Float.infinity
@@ -120,6 +123,13 @@ enum TextAttention {
         }}}}}
         return out
     }
+}
+
+/// T5's relative position bias without materialising [H, T, T]: a [T, T] table of bucket indices and the
+/// learned [buckets, heads] embedding.
+struct RelativePositionBias {
+    let buckets: [Int32]
+    let table: [Float]
 }
 
 enum TextEncoderMath {

@@ -16,6 +16,14 @@ enum ByteLevel {
         return table
     }()
 
+    /// The order of `bytes_to_unicode()`'s dict (printable bytes first, then the remapped ones), which is the
+    /// order OpenAI's CLIP vocabulary lists the 256 byte symbols in.
+    static let vocabularyOrder: [UInt8] = {
+        let printable = Array(0x21...0x7E) + Array(0xA1...0xAC) + Array(0xAE...0xFF)
+        let rest = (0..<256).filter { !printable.contains($0) }
+        return (printable + rest).map { UInt8($0) }
+    }()
+
     static let scalarToByte: [UInt32: UInt8] = {
         var map: [UInt32: UInt8] = [:]
         for (b, s) in byteToScalar.enumerated() { map[s.value] = UInt8(b) }

@@ -111,7 +111,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
             }
             merges.append((String(parts[0]), String(parts[1])))
         }
-        var tokens: [String] = ByteLevel.byteToScalar.map { String($0) }
+        var tokens: [String] = ByteLevel.vocabularyOrder.map { String(ByteLevel.byteToScalar[Int($0)]) }
         tokens += tokens.map { $0 + "</w>" }
         tokens += merges.map { $0.0 + $0.1 }
         tokens += [Self.defaultBOS, Self.defaultEOS]

@@ -39,3 +39,17 @@ enum TokenizerGzip {
         return output
     }
 }
+
+extension TokenizerGzip {
+    /// Writes bytes as a gzip file (used by tests to build an open_clip-style vocabulary file).
+    static func writeForTesting(_ bytes: [UInt8], to url: URL) throws {
+        guard let file = gzopen(url.path, "wb") else {
+            throw TokenizerError.unreadable(path: url.path, reason: "cannot open for gzip writing")
+        }
+        let written = bytes.withUnsafeBytes { gzwrite(file, $0.baseAddress, UInt32($0.count)) }
+        gzclose(file)
+        guard written == Int32(bytes.count) else {
+            throw TokenizerError.unreadable(path: url.path, reason: "gzip write failed")
+        }
+    }
+}
