@@ -108,12 +108,27 @@ public final class KafkaConsumer: @unchecked Sendable {
         }
     }
 
-    /// Commits the stored offsets now and waits for the broker's answer.
-    public func commit() throws {
-        let err = rd_kafka_commit(handle, nil, 0)
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
-            throw KafkaError(err, operation: "committing offsets")
+    /// Commits the stored offsets now and waits (at most `timeoutSeconds`) for the broker's answer.
+    public func commit(timeoutSeconds: Double = 10) throws {
+        guard let queue = rd_kafka_queue_new(handle) else {
+            throw KafkaError(code: nil, operation: "committing offsets", message: "rd_kafka_queue_new failed")
         }
+        defer { rd_kafka_queue_destroy(queue) }
+        let err = rd_kafka_commit_queue(handle, nil, queue, nil, nil)
+        if err == RD_KAFKA_RESP_ERR__NO_OFFSET { return }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, operation: "committing offsets") }
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutSeconds * 1e9)
+        while DispatchTime.now().uptimeNanoseconds < deadline {
+            guard let event = rd_kafka_queue_poll(queue, 100) else { continue }
+            defer { rd_kafka_event_destroy(event) }
+            guard rd_kafka_event_type(event) == RD_KAFKA_EVENT_OFFSET_COMMIT else { continue }
+            let result = rd_kafka_event_error(event)
+            if result == RD_KAFKA_RESP_ERR_NO_ERROR || result == RD_KAFKA_RESP_ERR__NO_OFFSET { return }
+            throw KafkaError(code: result.rawValue, operation: "committing offsets",
+                             message: String(cString: rd_kafka_event_error_string(event)))
+        }
+        throw KafkaError(code: RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue, operation: "committing offsets",
+                         message: "no answer from the group coordinator within \(timeoutSeconds) s")
     }
 
     /// The committed offsets of the group for the given partitions (-1001 = none).
@@ -180,18 +195,44 @@ public final class KafkaConsumer: @unchecked Sendable {
     }
 
     /// Commits stored offsets, leaves the group (revoking the assignment in order) and releases
-    /// the client. Safe to call more than once.
-    public func close() throws {
+    /// the client, all within about `timeoutSeconds` even when no broker answers (then the
+    /// stored-but-uncommitted records are redelivered to the next owner). Safe to call more than once.
+    public func close(timeoutSeconds: Double = 10) throws {
         if closed { return }
         closed = true
+        let start = DispatchTime.now().uptimeNanoseconds
+        func remaining() -> Double { max(0.5, timeoutSeconds - Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
         var firstError: KafkaError?
-        do { try commit() } catch let e as KafkaError { firstError = e }
-        let err = rd_kafka_consumer_close(handle)
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR, firstError == nil {
-            firstError = KafkaError(err, operation: "leaving the consumer group")
+        do { try commit(timeoutSeconds: timeoutSeconds / 2) } catch let e as KafkaError { firstError = e }
+
+        // rd_kafka_consumer_close can block for a long time without a coordinator; the queue
+        // variant lets us bound the wait while still serving the revoke.
+        var finished = false
+        if let queue = rd_kafka_queue_new(handle) {
+            if let error = rd_kafka_consumer_close_queue(handle, queue) {
+                let e = KafkaError(takingError: error, operation: "leaving the consumer group")
+                if firstError == nil { firstError = e }
+            } else {
+                let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(remaining() * 1e9)
+                while rd_kafka_consumer_closed(handle) == 0 && DispatchTime.now().uptimeNanoseconds < deadline {
+                    guard let event = rd_kafka_queue_poll(queue, 100) else { continue }
+                    if rd_kafka_event_type(event) == RD_KAFKA_EVENT_REBALANCE,
+                       let list = rd_kafka_event_topic_partition_list(event) {
+                        rebalance(handle, rd_kafka_event_error(event), list)
+                    }
+                    rd_kafka_event_destroy(event)
+                }
+                finished = rd_kafka_consumer_closed(handle) != 0
+                if !finished && firstError == nil {
+                    firstError = KafkaError(code: RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue, operation: "leaving the consumer group",
+                                            message: "not confirmed within \(timeoutSeconds) s; the group will expire this member after session.timeout.ms")
+                }
+            }
+            rd_kafka_queue_destroy(queue)
         }
         rd_kafka_queue_destroy(consumerQueue)
-        rd_kafka_destroy(handle)
+        // Without a finished close, destroy must not attempt another (unbounded) one.
+        rd_kafka_destroy_flags(handle, finished ? 0 : Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE))
         if let firstError { throw firstError }
     }
 

@@ -1,0 +1,22 @@
+import Foundation
+import XCTest
+@testable import JobQueue
+
+final class OutageTests: XCTestCase {
+    /// A worker told to stop during a broker outage must still exit in bounded time.
+    func testConsumerClosesInBoundedTimeWhileBrokersAreDown() throws {
+        let broker = try EmbeddedBroker.forJobs(partitions: 1)
+        let producer = try KafkaProducer(configuration: KafkaTestSupport.producerConfig(broker.bootstrapServers))
+        try producer.send(OutgoingMessage(topic: KafkaSettings.jobsTopic, key: "k", value: [1]))
+        producer.close()
+        let consumer = try KafkaConsumer(configuration: KafkaTestSupport.consumerConfig(broker, group: KafkaTestSupport.uniqueGroup()))
+        let record = try XCTUnwrap(KafkaTestSupport.consume(consumer, count: 1).first)
+        try consumer.storeOffset(for: record)
+        try broker.setDown()
+        let start = Date()
+        XCTAssertThrowsError(try consumer.close(timeoutSeconds: 3)) // the commit cannot reach the coordinator
+        let took = Date().timeIntervalSince(start)
+        print("consumer close with brokers down took \(String(format: "%.2f", took)) s")
+        XCTAssertLessThan(took, 6)
+    }
+}
