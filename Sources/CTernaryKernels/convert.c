@@ -41,9 +41,8 @@ static void f16_to_f32_f16c(const unsigned char *s, float *dst, size_t n) {
 void tf_f16_to_f32(const void *src, float *dst, size_t n) {
     const unsigned char *s = (const unsigned char *)src;
 #ifdef TF_HAVE_X86
-    static int has_f16c = -1;
-    if (has_f16c < 0) { __builtin_cpu_init(); has_f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx"); }
-    if (has_f16c) { f16_to_f32_f16c(s, dst, n); return; }
+    __builtin_cpu_init(); /* idempotent; the feature bits are then plain reads */
+    if (__builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx")) { f16_to_f32_f16c(s, dst, n); return; }
 #endif
     f16_to_f32_portable(s, dst, n);
 }
