@@ -163,4 +163,36 @@ final class SafeTensorsBadFileTests: XCTestCase {
         }
         XCTAssertGreaterThan(failures, 100)
     }
+
+    /// Structure-aware fuzzing: headers assembled from random (often hostile) field values.
+    func testRandomHeadersNeverTrap() throws {
+        var rng = SplitMixRandom(seed: 77)
+        let dtypes = ["F32", "F16", "BF16", "I8", "U8", "I32", "I64", "F64", "BOOL", "", "f32", "\\u0046\\u0033\\u0032"]
+        let numbers = ["0", "1", "2", "3", "4", "7", "8", "16", "-1", "1.0", "1e3", "9223372036854775807", "9223372036854775808",
+                       "18446744073709551616", "4611686018427387904", "\"4\"", "null", "[]", "{}", "true"]
+        func number() -> String { numbers[rng.below(numbers.count)] }
+        var parsed = 0
+        for _ in 0..<3000 {
+            var fields: [String] = []
+            for t in 0..<rng.below(4) {
+                var parts: [String] = []
+                if rng.below(8) != 0 { parts.append("\"dtype\":\"\(dtypes[rng.below(dtypes.count)])\"") }
+                if rng.below(8) != 0 { parts.append("\"shape\":[\((0..<rng.below(4)).map { _ in number() }.joined(separator: ","))]") }
+                if rng.below(8) != 0 { parts.append("\"data_offsets\":[\((0..<(1 + rng.below(3))).map { _ in number() }.joined(separator: ","))]") }
+                fields.append("\"t\(rng.below(3) == 0 ? 0 : t)\":{\(parts.joined(separator: ","))}")
+            }
+            if rng.below(3) == 0 { fields.insert("\"__metadata__\":{\"k\":\(rng.below(2) == 0 ? "\"v\"" : number())}", at: 0) }
+            let header = "{" + fields.joined(separator: ",") + "}" + String(repeating: " ", count: rng.below(8))
+            let data = [UInt8](repeating: 0x41, count: rng.below(40))
+            guard let file = try? parseSafeTensors(craftSafeTensors(header: header, data: data)) else { continue }
+            parsed += 1
+            for name in file.tensorNames {
+                let range = try file.fileRange(name)
+                XCTAssertLessThanOrEqual(range.upperBound, file.region.count)
+                XCTAssertEqual(range.count, try file.info(name).byteCount)
+                if try file.info(name).dtype.isFloatingPoint { _ = try file.floats(name) } else { _ = try file.integers(name) }
+            }
+        }
+        XCTAssertGreaterThan(parsed, 50)
+    }
 }
