@@ -253,4 +253,29 @@ final class CheckpointQuantizerTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dst.path))
         XCTAssertEqual(try leftovers(in: root), [])
     }
+
+    /// The committed diffusers pipeline (saved by diffusers itself): the selection rule finds exactly its 40 block
+    /// nn.Linear weights (Tests/Fixtures/README.md), i.e. every 2-D tensor inside the blocks, and nothing else.
+    func testDiffusersTinyFluxPipeline() throws {
+        let root = try makeTemporaryDirectory(self)
+        let src = fixturesDirectory.appendingPathComponent("tiny-flux")
+        let dst = root.appendingPathComponent("tiny-flux-t3")
+        let report = try CheckpointQuantizer(format: .t3).run(source: src, destination: dst)
+        XCTAssertEqual(report.quantized.count, 40)
+        let source = try SafeTensorsCheckpoint(directory: src.appendingPathComponent("transformer"))
+        var blockMatrices = Set<String>()
+        for name in source.tensorNames where name.hasPrefix("transformer_blocks.") || name.hasPrefix("single_transformer_blocks.") {
+            if try source.info(name).shape.count == 2 { blockMatrices.insert(name) }
+        }
+        XCTAssertEqual(Set(report.quantized), blockMatrices)
+        let out = try SafeTensorsCheckpoint(directory: dst.appendingPathComponent("transformer"))
+        for name in report.quantized {
+            let shape = try source.info(name).shape
+            let expected = try TernaryQuantizer.absmean(try source.floats(name), outFeatures: shape[0], inFeatures: shape[1])
+            XCTAssertEqual(try out.tensor(name).storage, expected.dequantized(), name)
+        }
+        for component in ["vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dst.appendingPathComponent(component).path), component)
+        }
+    }
 }
