@@ -25,12 +25,28 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(help: "Token counts M to run, comma separated (default 256,1024,4096).")
     var tokens: String?
 
+    @Option(help: "(K, N) shapes to run as KxN, comma separated (default: the five FLUX.1 shapes).")
+    var shapes: String?
+
     func validate() throws {
+        if let shapes, parsedShapes(shapes) == nil {
+            throw ValidationError("--shapes must be KxN pairs of positive integers separated by commas, got '\(shapes)'")
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if repeats < 1 { throw ValidationError("--repeat must be at least 1, got \(repeats)") }
         if let tokens, parsedTokens(tokens) == nil {
             throw ValidationError("--tokens must be positive integers separated by commas, got '\(tokens)'")
         }
+    }
+
+    private func parsedShapes(_ text: String) -> [(k: Int, n: Int)]? {
+        var result: [(k: Int, n: Int)] = []
+        for item in text.split(separator: ",") {
+            let parts = item.lowercased().split(separator: "x").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard parts.count == 2, let k = parts[0], let n = parts[1], k > 0, n > 0 else { return nil }
+            result.append((k, n))
+        }
+        return result.isEmpty ? nil : result
     }
 
     private func parsedTokens(_ text: String) -> [Int]? {
@@ -42,7 +58,7 @@ struct BenchKernelsCommand: ParsableCommand {
     func run() throws {
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         let bench = KernelBenchmark(threads: threadCount, repeats: quick ? 1 : repeats)
-        let shapes = quick ? [KernelBenchmark.fluxShapes[0]] : KernelBenchmark.fluxShapes
+        let shapeList = shapes.flatMap(parsedShapes) ?? (quick ? [KernelBenchmark.fluxShapes[0]] : KernelBenchmark.fluxShapes)
         let ms = tokens.flatMap(parsedTokens) ?? (quick ? [256, 1024] : KernelBenchmark.tokenCounts)
         var environment = KernelBenchmark.environment()
         environment["threads"] = String(threadCount)
@@ -58,7 +74,7 @@ struct BenchKernelsCommand: ParsableCommand {
         }
         var results: [KernelBenchmarkResult] = []
         for m in ms {
-            for (k, n) in shapes {
+            for (k, n) in shapeList {
                 let rows = bench.run(m: m, k: k, n: n)
                 results += rows
                 if !json {
