@@ -163,8 +163,11 @@ public final class KafkaConsumer: @unchecked Sendable {
     ///     When it passes, the job's `JobCancellation` is cancelled and the owner waits up to
     ///     `graceSeconds` more for the job to return before giving up on it (`.timedOut`; the
     ///     thread is then abandoned, its eventual result discarded).
+    ///   - deadline: an uptime (nanoseconds, `DispatchTime.now().uptimeNanoseconds`) after which the job
+    ///     is cancelled as if its time limit had passed — the worker's shutdown grace period; nil while none.
     public func runWhilePolling<T: Sendable>(timeoutSeconds: Double?, graceSeconds: Double = 5,
                                              pollIntervalMilliseconds: Int32 = 100,
+                                             deadline: @escaping @Sendable () -> UInt64? = { nil },
                                              _ job: @escaping @Sendable (JobCancellation) throws -> T) throws -> JobRunOutcome<T> {
         try pauseAssignment()
         let box = JobResultBox<T>()
@@ -183,10 +186,16 @@ public final class KafkaConsumer: @unchecked Sendable {
         var outcome: JobRunOutcome<T> = .timedOut
         while true {
             if let result = box.get() { outcome = .finished(result); break }
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-            if let timeoutSeconds {
-                if elapsed >= timeoutSeconds { cancellation.cancel() }
-                if elapsed >= timeoutSeconds + graceSeconds { break }
+            let now = DispatchTime.now().uptimeNanoseconds
+            let elapsed = Double(now - started) / 1e9
+            var limit = timeoutSeconds
+            if let d = deadline() {
+                let untilDeadline = d > started ? Double(d - started) / 1e9 : 0
+                limit = min(limit ?? untilDeadline, untilDeadline)
+            }
+            if let limit {
+                if elapsed >= limit { cancellation.cancel() }
+                if elapsed >= limit + graceSeconds { break }
             }
             _ = try poll(timeoutMilliseconds: pollIntervalMilliseconds)
         }

@@ -9,12 +9,15 @@ struct TernFlux: AsyncParsableCommand {
         abstract: "Bulk text-to-image generation with ternary (1.58-bit) FLUX-architecture models.",
         version: version,
         subcommands: [
+            MigrateCommand.self,
             DevBrokerCommand.self,
             DebugCommand.self,
             QuantizeCommand.self,
             BenchCommand.self,
             GenerateCommand.self,
-            MigrateCommand.self,
+            SubmitCommand.self,
+            WorkerCommand.self,
+            RequeueCommand.self,
         ]
     )
 }

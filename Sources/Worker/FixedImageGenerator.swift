@@ -1,0 +1,29 @@
+import FluxModel
+import Foundation
+import JobQueue
+
+/// A generator that answers every request with the same tiny image, so that `ternflux bench pipeline`
+/// and the queue/database tests measure the job path alone, not the model.
+public struct FixedImageGenerator: ImageGenerator {
+    public let modelNames: [String]
+    let png: [UInt8]
+    /// Time each generation pretends to take (to exercise pause/poll/resume and timeouts in tests).
+    let delaySeconds: Double
+
+    public init(modelNames: [String] = ["default"], delaySeconds: Double = 0) throws {
+        self.modelNames = modelNames
+        self.delaySeconds = delaySeconds
+        var pixels = [UInt8](repeating: 0, count: 16 * 16 * 3)
+        for i in 0..<(16 * 16) { pixels[3 * i] = UInt8(i % 256); pixels[3 * i + 1] = 128; pixels[3 * i + 2] = UInt8(255 - i % 256) }
+        png = try PNGWriter.encodeRGB(pixels, width: 16, height: 16)
+    }
+
+    public func generate(_ request: GenerationRequest, cancellation: JobCancellation) throws -> GeneratedImage {
+        let end = Date().addingTimeInterval(delaySeconds)
+        while Date() < end {
+            if cancellation.isCancelled { throw GenerationCancelled(reason: "cancelled while generating") }
+            usleep(5_000)
+        }
+        return GeneratedImage(png: png, timings: GenerationTimings())
+    }
+}

@@ -1,0 +1,34 @@
+import FluxModel
+import Foundation
+import JobQueue
+import TernaryTensors
+
+/// The model-backed generator: one FluxPipeline loaded at start (weights memory-mapped, so the worker
+/// processes of a node share one copy), answering to `default` and the model folder's name.
+public final class FluxImageGenerator: ImageGenerator, @unchecked Sendable {
+    public let modelNames: [String]
+    let pipeline: FluxPipeline
+    /// T5 sequence length used for every job (FluxPipeline's max_sequence_length).
+    let maxSequenceLength: Int
+
+    public init(modelDirectory: URL, mode: ActivationMode, extraNames: [String] = [], maxSequenceLength: Int = 512) throws {
+        pipeline = try FluxPipeline(modelDirectory: modelDirectory, mode: mode)
+        let folderName = modelDirectory.standardizedFileURL.lastPathComponent
+        var names = extraNames.isEmpty ? ["default", folderName] : extraNames
+        names = names.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+        modelNames = names
+        self.maxSequenceLength = maxSequenceLength
+    }
+
+    public func generate(_ request: GenerationRequest, cancellation: JobCancellation) throws -> GeneratedImage {
+        var r = FluxPipeline.Request(prompt: request.prompt, seed: UInt64(request.seed), steps: request.steps,
+                                     width: request.width, height: request.height, guidance: Float(request.guidance))
+        r.maxSequenceLength = maxSequenceLength
+        let result = try pipeline.generate(r) { step, _ in
+            if cancellation.isCancelled { throw GenerationCancelled(reason: "stopped before step \(step + 1)") }
+        }
+        let t = result.timings
+        return GeneratedImage(png: result.png, timings: GenerationTimings(
+            tokenizeEncode: t.tokenizeEncode, denoiseSteps: t.denoiseSteps, vaeDecode: t.vaeDecode, pngEncode: t.pngEncode))
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+import JobQueue
+import JobStore
+import Logging
+
+/// What became of one consumed record (for logs, metrics and tests).
+public enum JobOutcome: Sendable, Equatable {
+    case succeeded(UUID)
+    /// A duplicate delivery or a canceled job: nothing was generated.
+    case skipped(UUID, JobState)
+    case willRetry(UUID, nextAttempt: Int)
+    case failed(UUID, String)
+    /// The record had no readable job id; it went to the dead-letter topic.
+    case deadLettered(String)
+    /// The worker is shutting down and handed the job back unfinished; its offset was not stored.
+    case givenBack(UUID)
+}
+
+/// Everything a worker needs to process one record: consume → claim → generate → store → record → offset.
+/// Used from the consumer's owner thread only.
+public final class JobProcessor {
+    public let workerID: String
+    let repository: JobRepository
+    let producer: KafkaProducer
+    let generator: any ImageGenerator
+    let images: ImageStore
+    let limits: JobQueue.JobLimits
+    let retryPolicy: RetryPolicy
+    let jobTimeoutSeconds: Double
+    let shutdown: ShutdownSignal
+    var logger: Logger
+
+    public init(workerID: String, repository: JobRepository, producer: KafkaProducer, generator: any ImageGenerator,
+                images: ImageStore, limits: JobQueue.JobLimits = .standard, retryPolicy: RetryPolicy = RetryPolicy(),
+                jobTimeoutSeconds: Double, shutdown: ShutdownSignal, logger: Logger) {
+        self.workerID = workerID
+        self.repository = repository
+        self.producer = producer
+        self.generator = generator
+        self.images = images
+        self.limits = limits
+        self.retryPolicy = retryPolicy
+        self.jobTimeoutSeconds = jobTimeoutSeconds
+        self.shutdown = shutdown
+        self.logger = logger
+    }
+
+    /// Processes `record` to a recorded outcome, then stores its offset (unless the job was handed
+    /// back). Errors thrown are infrastructure failures (database or broker unreachable): the offset is
+    /// not stored and the record will be delivered again.
+    public func process(_ record: ConsumedMessage, consumer: KafkaConsumer) throws -> JobOutcome {
+        let outcome = try handle(record, consumer: consumer)
+        if case .givenBack = outcome { return outcome }
+        try consumer.storeOffset(for: record)
+        return outcome
+    }
+
+    func handle(_ record: ConsumedMessage, consumer: KafkaConsumer) throws -> JobOutcome {
+        let job: JobMessage
+        do {
+            job = try JobMessage.parse(record, limits: limits)
+        } catch let error as JobMessageError {
+            switch error {
+            case .unidentifiable(let reason):
+                logger.warning("dead-lettering a record without a job id", metadata: [
+                    "partition": "\(record.partition)", "offset": "\(record.offset)", "error": "\(reason)"])
+                try producer.deadLetter(record, error: error.description)
+                return .deadLettered(reason)
+            case .invalid(let jobID, _):
+                return try reject(jobID: jobID, batchID: JobMessage.readableBatchID(record), parameters: nil,
+                                  message: error.description, record: record)
+            }
+        }
+        var log = logger
+        log[metadataKey: "job_id"] = "\(job.key)"
+        log[metadataKey: "batch_id"] = "\(job.batchID.uuidString.lowercased())"
+        log[metadataKey: "attempt"] = "\(job.attempt)"
+
+        guard generator.modelNames.contains(job.model) else {
+            let message = "unknown model '\(job.model)'; this worker serves: \(generator.modelNames.joined(separator: ", "))"
+            return try reject(jobID: job.jobID, batchID: job.batchID, parameters: job.parameters, message: message, record: record)
+        }
+
+        // A retried record waits for its backoff, polling all the while.
+        if let notBefore = record.notBefore, notBefore > Date() {
+            let wait = notBefore.timeIntervalSinceNow
+            _ = try consumer.runWhilePolling(timeoutSeconds: nil, deadline: shutdown.deadline) { cancellation in
+                let end = Date().addingTimeInterval(wait)
+                while Date() < end && !cancellation.isCancelled { usleep(20_000) }
+            }
+            if shutdown.isRequested { return .givenBack(job.jobID) }
+        }
+
+        var claim = try repository.claim(jobID: job.jobID, workerID: workerID)
+        if claim == .notFound {
+            // Produced by another client straight to the topic: record it, then claim it.
+            try repository.ensureJob(NewJob(id: job.jobID, parameters: job.parameters, maxAttempts: retryPolicy.maxAttempts),
+                                     batchID: job.batchID)
+            claim = try repository.claim(jobID: job.jobID, workerID: workerID)
+        }
+        let claimed: JobRecord
+        switch claim {
+        case .claimed(let record): claimed = record
+        case .skipped(let state):
+            log.info("skipping job", metadata: ["state": "\(state.rawValue)"])
+            return .skipped(job.jobID, state)
+        case .notFound:
+            throw JobStoreError.jobNotFound(job.jobID)
+        }
+        log.info("generating", metadata: ["prompt_chars": "\(job.prompt.count)", "steps": "\(job.steps)",
+                                           "size": "\(job.width)x\(job.height)"])
+
+        let started = DispatchTime.now().uptimeNanoseconds
+        let request = GenerationRequest(prompt: job.prompt, seed: job.seed, width: job.width, height: job.height,
+                                        steps: job.steps, guidance: job.guidance, model: job.model)
+        let generator = self.generator
+        let images = self.images
+        let run = try consumer.runWhilePolling(timeoutSeconds: jobTimeoutSeconds, deadline: shutdown.deadline) { cancellation in
+            let image = try generator.generate(request, cancellation: cancellation)
+            if cancellation.isCancelled { throw GenerationCancelled(reason: "cancelled after generation") }
+            let storeStart = DispatchTime.now().uptimeNanoseconds
+            let stored = try images.store(png: image.png, batchID: job.batchID, jobID: job.jobID)
+            let storeSeconds = Double(DispatchTime.now().uptimeNanoseconds - storeStart) / 1e9
+            return (image.timings, stored, storeSeconds)
+        }
+
+        let failure: String
+        switch run {
+        case .finished(.success(let (timings, stored, storeSeconds))):
+            let total = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            let recorded = try repository.recordSuccess(
+                jobID: job.jobID, workerID: workerID,
+                output: JobOutput(uri: stored.url.path, sha256: stored.sha256, bytes: Int64(stored.bytes)),
+                timings: JobTimings(tokenizeEncodeMs: timings.tokenizeEncode * 1000, denoiseMs: timings.denoiseTotal * 1000,
+                                    denoiseStepMs: timings.denoiseSteps.map { $0 * 1000 }, vaeDecodeMs: timings.vaeDecode * 1000,
+                                    pngEncodeMs: timings.pngEncode * 1000, storeMs: storeSeconds * 1000, totalMs: total * 1000,
+                                    peakRSSBytes: ProcessMemory.peakResidentBytes()))
+            if case .alreadyFinished(let state, _) = recorded {
+                log.info("job finished elsewhere meanwhile; result not recorded twice", metadata: ["state": "\(state.rawValue)"])
+                return .skipped(job.jobID, state)
+            }
+            log.info("succeeded", metadata: ["seconds": "\(String(format: "%.3f", total))", "bytes": "\(stored.bytes)"])
+            return .succeeded(job.jobID)
+        case .finished(.failure(let error)):
+            if shutdown.isRequested, error is GenerationCancelled {
+                try repository.release(jobID: job.jobID, workerID: workerID)
+                log.notice("shutting down: job handed back unfinished")
+                return .givenBack(job.jobID)
+            }
+            failure = "\(error)"
+        case .timedOut:
+            if shutdown.isRequested {
+                try repository.release(jobID: job.jobID, workerID: workerID)
+                log.notice("shutting down: job handed back unfinished")
+                return .givenBack(job.jobID)
+            }
+            failure = "job exceeded the worker's time limit of \(Int(jobTimeoutSeconds)) s"
+        }
+        _ = claimed
+        return try recordFailure(job: job, message: failure, record: record, logger: log)
+    }
+
+    /// A failed attempt: retried with backoff while attempts remain, else failed and dead-lettered.
+    func recordFailure(job: JobMessage, message: String, record: ConsumedMessage, logger log: Logger) throws -> JobOutcome {
+        switch try repository.recordFailure(jobID: job.jobID, workerID: workerID, message: message, terminal: false) {
+        case .willRetry(let next, let max):
+            log.warning("attempt failed; retrying", metadata: ["error": "\(message)", "next_attempt": "\(next)/\(max)"])
+            try producer.retry(job, policy: retryPolicy, error: message)
+            try repository.markEnqueued([job.jobID])
+            return .willRetry(job.jobID, nextAttempt: next)
+        case .failed(let attempts):
+            log.error("failed for good", metadata: ["error": "\(message)", "attempts": "\(attempts)"])
+            try producer.deadLetter(record, error: message, attempt: job.attempt)
+            return .failed(job.jobID, message)
+        case .alreadyFinished(let state):
+            return .skipped(job.jobID, state)
+        case .notFound:
+            throw JobStoreError.jobNotFound(job.jobID)
+        }
+    }
+
+    /// A job that can never run (bad parameters, unknown model): failed at once, never retried.
+    func reject(jobID: UUID, batchID: UUID?, parameters: JobParameters?, message: String, record: ConsumedMessage) throws -> JobOutcome {
+        logger.warning("rejecting job", metadata: ["job_id": "\(jobID.uuidString.lowercased())", "error": "\(message)"])
+        _ = try repository.recordRejection(jobID: jobID, batchID: batchID, parameters: parameters, workerID: workerID, message: message)
+        return .failed(jobID, message)
+    }
+}
+
+extension JobMessage {
+    var parameters: JobParameters {
+        JobParameters(prompt: prompt, seed: seed, width: width, height: height, steps: steps, guidance: guidance, model: model)
+    }
+
+    /// The batch id of an invalid record when its value still names one.
+    static func readableBatchID(_ record: ConsumedMessage) -> UUID? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(record.value)) as? [String: Any],
+              let text = object["batch_id"] as? String else { return nil }
+        return UUID(uuidString: text)
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import JobQueue
+import JobStore
+import Worker
+
+struct RequeueCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "requeue",
+        abstract: "Produce again the jobs that are queued in PostgreSQL but were never enqueued to Kafka.",
+        discussion: "A crash between submit's insert and its produce (or between a retry's record and its produce) leaves such jobs; this finds and enqueues them, so nothing submitted is silently dropped."
+    )
+
+    @Option(help: "Only this batch.") var batch: String?
+    @Option(name: .customLong("older-than"), help: "Only jobs created at least this many seconds ago (leaves a submit in progress alone).")
+    var olderThan: Double = 60
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var kafka: KafkaOptions
+
+    func run() throws {
+        var batchID: UUID?
+        if let batch {
+            guard let id = UUID(uuidString: batch) else { throw ValidationError("--batch '\(batch)' is not a batch id (UUID)") }
+            batchID = id
+        }
+        let repository = try JobRepository(settings: database.settings())
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(settings: try kafka.settings(), clientID: "ternflux-requeue"))
+        defer { producer.close() }
+        let submitter = BatchSubmitter(repository: repository, producer: producer)
+        var total = 0
+        while true {
+            let jobs = try repository.queuedButNotEnqueued(batchID: batchID, olderThan: olderThan, limit: 10_000)
+            if jobs.isEmpty { break }
+            try submitter.enqueue(jobs.map(\.message))
+            total += jobs.count
+        }
+        print("requeued \(total) job\(total == 1 ? "" : "s")")
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import JobQueue
+import JobStore
+import Worker
+
+struct SubmitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit a batch of prompts: JSONL, CSV with a header, or plain text (one prompt per line).",
+        discussion: """
+        Every line is validated first; all errors are reported with their line numbers and nothing is written.
+        The batch and its jobs go into PostgreSQL in one transaction, then to Kafka, then are marked enqueued.
+        Prints the batch id. Seeds default to a deterministic function of the batch id and the line number.
+        """
+    )
+
+    @Argument(help: "Batch file, or - for standard input.")
+    var file: String
+
+    @Option(help: "Input format (default: from the file extension, else JSONL when the first line is a JSON object, else text).")
+    var format: BatchFileFormat?
+
+    @Option(help: "Default image width for lines without one.") var width = BatchDefaults().width
+    @Option(help: "Default image height for lines without one.") var height = BatchDefaults().height
+    @Option(help: "Default number of denoising steps.") var steps = BatchDefaults().steps
+    @Option(help: "Default guidance.") var guidance = BatchDefaults().guidance
+    @Option(help: "Default model name.") var model = BatchDefaults().model
+    @Option(help: "Seed for every line without one (default: derived from batch id and line).") var seed: Int64?
+    @Option(name: .customLong("max-attempts"), help: "Attempts per job before it fails for good.") var maxAttempts = 3
+    @Option(help: "A name for the batch (shown by status and in SQL).") var name: String?
+    @Flag(help: "Show live progress until the batch finishes.") var wait = false
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var kafka: KafkaOptions
+
+    func run() throws {
+        let (data, fileName) = try readInput()
+        let text = String(decoding: data.prefix(4096), as: UTF8.self)
+        let format = self.format ?? BatchFileFormat.fromFileName(fileName) ?? BatchFileFormat.sniff(text)
+        let parsed = BatchFileParser.parse(data, format: format)
+        var defaults = BatchDefaults()
+        defaults.width = width
+        defaults.height = height
+        defaults.steps = steps
+        defaults.guidance = guidance
+        defaults.model = model
+        defaults.seed = seed
+        var errors = parsed.errors
+        let planned = BatchPlanner.plan(lines: parsed.lines, defaults: defaults)
+        if case .failure(let e) = planned { errors += e.errors }
+        if !errors.isEmpty {
+            errors.sort { $0.lineNumber < $1.lineNumber }
+            throw SubmitFailure(BatchErrors(errors: errors).description)
+        }
+        let plan = try planned.get()
+        if plan.jobs.isEmpty { throw SubmitFailure("\(fileName): no prompts found") }
+
+        let kafkaSettings = try kafka.settings()
+        let repository = try JobRepository(settings: database.settings())
+        let submitter = BatchSubmitter(repository: repository, producer: try KafkaProducer(configuration: KafkaProducerConfiguration(settings: kafkaSettings, clientID: "ternflux-submit")))
+        let started = Date()
+        try submitter.submit(plan, name: name ?? (fileName == "-" ? "stdin" : (fileName as NSString).lastPathComponent),
+                             source: fileName, maxAttempts: maxAttempts)
+        let seconds = Date().timeIntervalSince(started)
+        FileHandle.standardError.write(Data(String(format: "submitted %d jobs in %.2f s (%.0f jobs/s)\n",
+                                                   plan.jobs.count, seconds, Double(plan.jobs.count) / max(seconds, 1e-9)).utf8))
+        print(plan.batchID.uuidString.lowercased())
+        if wait {
+            try ProgressWatcher(repository: repository).watch(batchID: plan.batchID)
+        }
+    }
+
+    func readInput() throws -> (Data, String) {
+        if file == "-" { return (FileHandle.standardInput.readDataToEndOfFile(), "-") }
+        guard FileManager.default.isReadableFile(atPath: file) else {
+            throw SubmitFailure("cannot read batch file \(file): no such readable file")
+        }
+        return (try Data(contentsOf: URL(fileURLWithPath: file)), file)
+    }
+}
+
+extension BatchFileFormat: ExpressibleByArgument {}
+
+struct SubmitFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

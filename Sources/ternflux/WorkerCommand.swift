@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import JobQueue
+import JobStore
+import Logging
+import TernaryTensors
+import Worker
+import FluxModel
+
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Join the consumer group and generate images for jobs until stopped (SIGTERM/SIGINT finish the current job first).",
+        discussion: "Run as many worker processes per node as memory allows: the ternary weights are memory-mapped, so replicas share one copy."
+    )
+
+    @Option(help: "Model folder (diffusers layout; default: $TERNFLUX_MODEL, else models/default).")
+    var model: String?
+
+    @Option(name: .customLong("model-name"), help: "Names this worker serves in the jobs' `model` field (repeatable; default: default and the folder's name).")
+    var modelNames: [String] = []
+
+    @Option(help: "Output root for BATCH/JOB.png (default: $TERNFLUX_OUTPUT_DIR, else ./out).")
+    var output: String?
+
+    @Option(help: "Activation mode of the ternary linears.") var mode: ActivationMode = .f32
+    @Option(name: .customLong("job-timeout"), help: "Seconds one job may run before it is failed (and retried).") var jobTimeout: Double = 600
+    @Option(name: .customLong("shutdown-grace"), help: "Seconds the current job may still run after SIGTERM before it is handed back.") var shutdownGrace: Double = 60
+    @Option(name: .customLong("exit-when-idle"), help: "Stop after this many seconds without a job (default: run until signalled).") var exitWhenIdle: Double?
+    @Option(name: .customLong("max-jobs"), help: "Stop after this many records.") var maxJobs: Int?
+    @Option(name: .customLong("worker-id"), help: "Worker id recorded in the database (default: host-pid-random).") var workerID: String?
+    @Option(name: .customLong("max-attempts"), help: "Attempts before a failing job goes to the dead-letter topic.") var maxAttempts = 3
+    @Option(name: .customLong("group"), help: "Kafka consumer group.") var group = "ternflux-workers"
+    @Flag(name: .customLong("fixed-image"), help: "Serve a fixed tiny image instead of running a model (measures the queue and database path).")
+    var fixedImage = false
+    @Option(name: .customLong("fixed-image-delay"), help: "With --fixed-image: seconds each job pretends to take.")
+    var fixedImageDelay: Double = 0
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var kafka: KafkaOptions
+
+    func run() throws {
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
+        var logger = Logger(label: "ternflux.worker")
+        logger.logLevel = level
+        let outputRoot = URL(fileURLWithPath: output ?? ProcessInfo.processInfo.environment["TERNFLUX_OUTPUT_DIR"] ?? "out")
+        var config = WorkerConfiguration(kafka: try kafka.settings(), database: try database.settings(),
+                                         outputRoot: outputRoot, workerID: workerID)
+        config.groupID = group
+        config.jobTimeoutSeconds = jobTimeout
+        config.shutdownGraceSeconds = shutdownGrace
+        config.exitWhenIdleSeconds = exitWhenIdle
+        config.maxJobs = maxJobs
+        config.retryPolicy.maxAttempts = maxAttempts
+
+        let generator: any ImageGenerator
+        if fixedImage {
+            generator = try FixedImageGenerator(modelNames: modelNames.isEmpty ? ["default"] : modelNames, delaySeconds: fixedImageDelay)
+        } else {
+            let folder = try ModelFolder.resolve(flag: model)
+            logger.info("loading model", metadata: ["folder": "\(folder.path)", "mode": "\(mode.rawValue)"])
+            generator = try FluxImageGenerator(modelDirectory: folder, mode: mode, extraNames: modelNames)
+        }
+        try WorkerService(configuration: config, generator: generator, logger: logger).run()
+    }
+}
+
+extension ActivationMode: ExpressibleByArgument {}

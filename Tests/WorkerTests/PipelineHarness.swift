@@ -1,0 +1,113 @@
+import Foundation
+import JobQueue
+import JobStore
+import TestSupport
+import Worker
+import XCTest
+
+/// Real services for the job-pipeline tests: a migrated database on the shared temporary PostgreSQL,
+/// an embedded Kafka-protocol broker on 127.0.0.1, an output folder, and the built `ternflux` binary.
+final class PipelineHarness {
+    let conninfo: String
+    let broker: EmbeddedBroker
+    let output: URL
+    let repository: JobRepository
+    private var processes: [Process] = []
+
+    init(partitions: Int = 4) throws {
+        conninfo = try TemporaryPostgres.shared().createMigratedDatabase()
+        broker = try EmbeddedBroker.forJobs(partitions: partitions)
+        output = FileManager.default.temporaryDirectory.appendingPathComponent("ternflux-out-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        repository = JobRepository(connection: try PostgresConnection(conninfo: conninfo))
+    }
+
+    deinit {
+        for p in processes where p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        broker.close()
+        try? FileManager.default.removeItem(at: output)
+    }
+
+    var kafka: KafkaSettings {
+        // Short sessions so a killed member's partitions move on within seconds.
+        KafkaSettings(brokers: broker.bootstrapServers, properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"])
+    }
+
+    func producer() throws -> KafkaProducer {
+        try KafkaProducer(configuration: KafkaProducerConfiguration(settings: kafka, clientID: "test-producer"))
+    }
+
+    /// Submits prompts as `ternflux submit` does (Postgres, then Kafka, then enqueued).
+    func submit(_ prompts: [String], steps: Int = 4, model: String = "default") throws -> BatchPlan {
+        var defaults = BatchDefaults()
+        defaults.steps = steps
+        defaults.model = model
+        let lines = prompts.enumerated().map { BatchLine(lineNumber: $0.offset + 1, prompt: $0.element) }
+        let plan = try BatchPlanner.plan(lines: lines, defaults: defaults).get()
+        let producer = try producer()
+        defer { producer.close() }
+        try BatchSubmitter(repository: repository, producer: producer).submit(plan, name: "test", source: nil, maxAttempts: 3)
+        return plan
+    }
+
+    static var binary: URL {
+        var dir = URL(fileURLWithPath: #filePath)
+        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
+            dir.deleteLastPathComponent()
+        }
+        return dir.appendingPathComponent(".build/debug/ternflux")
+    }
+
+    /// Starts a `ternflux worker` process serving the fixed tiny image.
+    @discardableResult
+    func startWorkerProcess(id: String, delay: Double = 0, idleExit: Double = 4, extra: [String] = []) throws -> Process {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = ["worker", "--fixed-image", "--fixed-image-delay", String(delay), "--worker-id", id,
+                       "--exit-when-idle", String(idleExit), "--output", output.path, "--database-url", conninfo,
+                       "--brokers", broker.bootstrapServers, "--kafka-property", "session.timeout.ms=6000",
+                       "--kafka-property", "heartbeat.interval.ms=500", "--log-level", "warning"] + extra
+        let log = output.appendingPathComponent("\(id).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: log)
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        processes.append(p)
+        return p
+    }
+
+    func workerLog(_ id: String) -> String {
+        (try? String(contentsOf: output.appendingPathComponent("\(id).log"), encoding: .utf8)) ?? ""
+    }
+
+    /// An in-process worker on its own thread; returns the service once it stops (idle or max jobs).
+    func runWorkerInProcess(id: String, generator: any ImageGenerator, idleExit: Double = 3, maxJobs: Int? = nil) throws -> WorkerService {
+        var config = WorkerConfiguration(kafka: kafka, database: DatabaseSettings(conninfo: conninfo), outputRoot: output, workerID: id)
+        config.exitWhenIdleSeconds = idleExit
+        config.maxJobs = maxJobs
+        config.retryPolicy = RetryPolicy(maxAttempts: 3, baseDelaySeconds: 0.2, maxDelaySeconds: 1)
+        var logger = Logger(label: "test.worker")
+        logger.logLevel = .warning
+        let service = WorkerService(configuration: config, generator: generator, logger: logger)
+        try service.run(installSignalHandlers: false)
+        return service
+    }
+
+    /// Waits until `condition` holds, polling; fails the test after `timeout` seconds.
+    func waitUntil(_ what: String, timeout: Double = 60, file: StaticString = #filePath, line: UInt = #line,
+                   _ condition: () throws -> Bool) rethrows {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if try condition() { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        XCTFail("timed out after \(timeout) s waiting for \(what)", file: file, line: line)
+    }
+
+    func states(_ batchID: UUID) throws -> [JobState: Int] {
+        guard let p = try repository.batchProgress(batchID) else { return [:] }
+        return [.queued: p.queued, .running: p.running, .succeeded: p.succeeded, .failed: p.failed, .canceled: p.canceled]
+    }
+}
+
+import Logging
