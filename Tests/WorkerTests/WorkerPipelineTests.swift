@@ -150,3 +150,25 @@ final class WorkerPipelineTests: XCTestCase {
         XCTAssertEqual(try h.repository.job(plan.jobs[0].jobID)?.state, .succeeded)
     }
 }
+
+/// The worker with the real model path: the tiny fixture FLUX pipeline generates a real PNG.
+final class ModelBackedWorkerTests: XCTestCase {
+    func testFluxGeneratorServesAJobEndToEnd() throws {
+        var root = URL(fileURLWithPath: #filePath)
+        while !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) { root.deleteLastPathComponent() }
+        let generator = try FluxImageGenerator(modelDirectory: root.appendingPathComponent("Tests/Fixtures/tiny-flux"),
+                                               mode: .f32, maxSequenceLength: 32)
+        XCTAssertEqual(generator.modelNames, ["default", "tiny-flux"])
+        let h = try PipelineHarness(partitions: 1)
+        let plan = try h.submit(["a red circle to the left of a blue square"], steps: 2)
+        _ = try h.runWorkerInProcess(id: "w-flux", generator: generator, idleExit: 2)
+        let record = try XCTUnwrap(try h.repository.job(plan.jobs[0].jobID))
+        XCTAssertEqual(record.state, .succeeded, "\(record.errors)")
+        let png = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try XCTUnwrap(record.outputURI))))
+        XCTAssertEqual(record.sha256, SHA256.hexDigest(png))
+        // IHDR width and height are the job's 128×128.
+        XCTAssertEqual(Array(png[16..<24]), [0, 0, 0, 128, 0, 0, 0, 128])
+        let steps = try h.repository.db.query("SELECT cardinality(denoise_step_ms)::int AS n FROM job_timings WHERE job_id = $1", [plan.jobs[0].jobID])
+        XCTAssertEqual(try steps.first?.decode("n") as Int?, 2)
+    }
+}
