@@ -46,6 +46,9 @@ struct CheckedWeights {
 /// output is computed on an H × (W+2) grid (two junk columns per row, dropped) with no im2col buffer at all.
 /// The 2× nearest upsample that precedes the decoder's upsampler convolutions is fused into building that
 /// padded copy. The output is produced in bands of rows to keep the grid buffer small.
+/// Convolutions with at least 32 input and output channels (all of the VAE's but conv_in and conv_out) use
+/// Winograd F(2×2, 3×3) over the same padded copy instead (`WinogradConv.swift`): 16 sgemms with 4/9 of the
+/// multiplications.
 struct Conv2D {
     let inChannels: Int
     let outChannels: Int
@@ -76,13 +79,19 @@ struct Conv2D {
         }
     }
 
-    func callAsFunction(_ x: FeatureMap, upsample: Bool = false) -> FeatureMap {
+    enum Algorithm { case automatic, direct, winograd }
+
+    /// Winograd pays off when both channel counts are large enough for its 16 sgemms to dominate the transforms.
+    var prefersWinograd: Bool { kernel == 3 && min(inChannels, outChannels) >= 32 }
+
+    func callAsFunction(_ x: FeatureMap, upsample: Bool = false, algorithm: Algorithm = .automatic) -> FeatureMap {
         precondition(x.channels == inChannels, "conv expects \(inChannels) channels, got \(x.channels)")
         if kernel == 1 {
             precondition(!upsample)
             return pointwise(x)
         }
-        return conv3x3(x, upsample: upsample)
+        let winograd = algorithm == .winograd || (algorithm == .automatic && prefersWinograd)
+        return conv3x3(x, upsample: upsample, winograd: winograd)
     }
 
     private func pointwise(_ x: FeatureMap) -> FeatureMap {
@@ -102,10 +111,11 @@ struct Conv2D {
         return y
     }
 
-    private func conv3x3(_ x: FeatureMap, upsample: Bool) -> FeatureMap {
+    private func conv3x3(_ x: FeatureMap, upsample: Bool, winograd: Bool) -> FeatureMap {
         let s = upsample ? 1 : 0
         let (h, w) = (x.height << s, x.width << s)
-        let (hp, wp) = (h + 2, w + 2)
+        // Rounded up to even sizes so Winograd's 4×4 tiles (stride 2) stay inside; the direct path only needs ≥ +2.
+        let (hp, wp) = (2 * ((h + 1) / 2) + 2, 2 * ((w + 1) / 2) + 2)
         let paddedPlane = hp * wp
         let c = inChannels, o = outChannels
         // +2: the last tap of the last row reads two elements past the final padded plane (junk columns only).
@@ -132,6 +142,14 @@ struct Conv2D {
             }
         }
         var y = FeatureMap(zeros: o, height: h, width: w)
+        if winograd {
+            padded.withUnsafeBufferPointer { pp in
+                y.data.withUnsafeMutableBufferPointer { yp in
+                    self.winograd(padded: pp.baseAddress!, hp: hp, wp: wp, h: h, w: w, into: yp.baseAddress!)
+                }
+            }
+            return y
+        }
         // Rows per band: keep the [O, rows·(W+2)] grid around 4M floats.
         let bandRows = max(1, min(h, (4 << 20) / max(1, o * wp)))
         var grid = [Float](repeating: 0, count: o * bandRows * wp)

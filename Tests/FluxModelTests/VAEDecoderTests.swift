@@ -124,7 +124,7 @@ final class VAEDecoderTests: XCTestCase {
         for i in 0..<a.data.count { XCTAssertEqual(a.data[i], b.data[i], accuracy: 1e-5) }
     }
 
-    func testConv3x3MatchesDirectLoopIncludingFusedUpsample() throws {
+    func testConv3x3BothAlgorithmsMatchDirectLoopIncludingFusedUpsampleAndOddSizes() throws {
         // A 3×3 conv on a 5×4 map (2 → 3 channels) vs a direct six-loop reference, with and without the 2× upsample.
         var g = TorchGenerator(seed: 11)
         let weight = g.randn(3 * 2 * 9), bias = g.randn(3)
@@ -138,9 +138,9 @@ final class VAEDecoderTests: XCTestCase {
         }
         let source = Dict(t: ["c.weight": Tensor(shape: [3, 2, 3, 3], storage: weight), "c.bias": Tensor(shape: [3], storage: bias)])
         let conv = try Conv2D(CheckedWeights(source: source, sourceName: "test"), "c", inChannels: 2, outChannels: 3, kernel: 3)
-        for up in [false, true] {
+        for (up, algorithm) in [(false, Conv2D.Algorithm.direct), (true, .direct), (false, .winograd), (true, .winograd)] {
             let (h, w) = up ? (10, 8) : (5, 4)
-            let y = conv(FeatureMap(channels: 2, height: 5, width: 4, data: input), upsample: up)
+            let y = conv(FeatureMap(channels: 2, height: 5, width: 4, data: input), upsample: up, algorithm: algorithm)
             XCTAssertEqual([y.channels, y.height, y.width], [3, h, w])
             for o in 0..<3 {
                 for yy in 0..<h {
@@ -156,7 +156,7 @@ final class VAEDecoderTests: XCTestCase {
                                 }
                             }
                         }
-                        XCTAssertEqual(y.data[(o * h + yy) * w + xx], Float(acc), accuracy: 1e-5)
+                        XCTAssertEqual(y.data[(o * h + yy) * w + xx], Float(acc), accuracy: 1e-5, "\(algorithm) upsample \(up)")
                     }
                 }
             }
