@@ -1,0 +1,278 @@
+"""The whole recipe of the shipped model: tokenizers + text encoders, VAE, FLUX teacher, ternary student.
+
+    nice -n 15 python3 ops/model/train_all.py --work /tmp/model-work --out models
+
+Stages write into --work (checkpoints, caches, logs) and are skipped when their output exists, so a killed run
+resumes at the stage it was in. Every stage is seeded; CPU only, torch.set_num_threads(--threads).
+"""
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import scenes  # noqa: E402
+import text_stage  # noqa: E402
+
+VAE_CONFIG = dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
+                  up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(8, 16, 32, 32), layers_per_block=1,
+                  act_fn="silu", latent_channels=16, norm_num_groups=8, sample_size=128, scaling_factor=1.0,
+                  shift_factor=0.0, use_quant_conv=False, use_post_quant_conv=False, mid_block_add_attention=True,
+                  force_upcast=True)
+TRANSFORMER_CONFIG = dict(patch_size=1, in_channels=64, out_channels=None, num_layers=2, num_single_layers=2,
+                          attention_head_dim=32, num_attention_heads=3, joint_attention_dim=text_stage.TEXT_DIM,
+                          pooled_projection_dim=text_stage.TEXT_DIM, guidance_embeds=False, axes_dims_rope=(8, 12, 12))
+SCHEDULER_CONFIG = dict(num_train_timesteps=1000, shift=3.0, use_dynamic_shifting=True, base_shift=0.5,
+                        max_shift=1.15, base_image_seq_len=256, max_image_seq_len=4096)
+DEFAULT_STEPS = 8
+LATENT = 16          # 128 / 8
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def scene_batch(seed, start, n):
+    imgs, caps = [], []
+    for i in range(start, start + n):
+        sc = scenes.scene_for_index(seed, i)
+        imgs.append(sc.render())
+        caps.append(sc.caption)
+    x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    return x, caps
+
+
+# ---------------------------------------------------------------- stage 1: tokenizers + text encoders
+def stage_text(work):
+    out = work / "text"
+    if (out / "done").exists():
+        return
+    from transformers import CLIPTokenizer, T5TokenizerFast
+    out.mkdir(parents=True, exist_ok=True)
+    clip_vocab, t5_vocab = text_stage.build_tokenizers(out)
+    assert len(CLIPTokenizer.from_pretrained(out / "tokenizer")) == clip_vocab
+    assert len(T5TokenizerFast.from_pretrained(out / "tokenizer_2")) == t5_vocab
+    clip, t5 = text_stage.build_text_encoders(clip_vocab, t5_vocab)
+    clip.save_pretrained(out / "text_encoder")
+    t5.save_pretrained(out / "text_encoder_2")
+    (out / "done").write_text("ok\n")
+    log(f"text: CLIP vocab {clip_vocab}, T5 vocab {t5_vocab}")
+
+
+def load_text(work):
+    from transformers import CLIPTextModel, CLIPTokenizer, T5EncoderModel, T5TokenizerFast
+    d = work / "text"
+    return (CLIPTokenizer.from_pretrained(d / "tokenizer"), CLIPTextModel.from_pretrained(d / "text_encoder").eval(),
+            T5TokenizerFast.from_pretrained(d / "tokenizer_2"), T5EncoderModel.from_pretrained(d / "text_encoder_2").eval())
+
+
+@torch.no_grad()
+def stage_text_cache(work):
+    """T5 embeddings and CLIP pooled embeddings of every caption of the grammar, computed with FluxPipeline's own
+    encode_prompt (so training sees exactly what inference sees)."""
+    path = work / "text_cache.pt"
+    if path.exists():
+        return torch.load(path)
+    from diffusers import FluxPipeline
+    tok, clip, tok2, t5 = load_text(work)
+    pipe = FluxPipeline(scheduler=None, vae=None, text_encoder=clip, tokenizer=tok, text_encoder_2=t5,
+                        tokenizer_2=tok2, transformer=None)
+    prompts = text_stage.corpus()
+    embeds, pooled = [], []
+    for i in range(0, len(prompts), 256):
+        pe, pp, _ = pipe.encode_prompt(prompt=prompts[i:i + 256], prompt_2=None,
+                                       max_sequence_length=text_stage.T5_MAX_SEQUENCE_LENGTH)
+        embeds.append(pe.float())
+        pooled.append(pp.float())
+    cache = {"prompts": prompts, "embeds": torch.cat(embeds), "pooled": torch.cat(pooled)}
+    torch.save(cache, path)
+    log(f"text cache: {len(prompts)} captions, embeds {tuple(cache['embeds'].shape)}")
+    return cache
+
+
+# ---------------------------------------------------------------- stage 2: VAE
+def stage_vae(work, steps, batch, minutes):
+    from diffusers import AutoencoderKL
+    out = work / "vae"
+    if (out / "config.json").exists():
+        return AutoencoderKL.from_pretrained(out).eval()
+    torch.manual_seed(2000)
+    vae = AutoencoderKL(**VAE_CONFIG)
+    opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 50))
+    crop_gen = torch.Generator().manual_seed(2001)
+    t0 = time.time()
+    for step in range(steps):
+        if time.time() - t0 > minutes * 60:
+            log(f"vae: time budget reached after {step} steps")
+            break
+        x, _ = scene_batch(1, step * batch, batch)
+        # random 64x64 crops: the VAE is convolutional, a quarter of the pixels is a quarter of the CPU time
+        ox, oy = torch.randint(0, 65, (2,), generator=crop_gen).tolist()
+        x = x[:, :, oy:oy + 64, ox:ox + 64]
+        post = vae.encode(x).latent_dist
+        z = post.sample()
+        rec = vae.decode(z).sample
+        l_rec = F.mse_loss(rec, x) + 0.1 * F.l1_loss(rec, x)
+        l_kl = post.kl().mean() / (x[0].numel())
+        loss = l_rec + 1e-4 * l_kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if step % 20 == 0 or step == steps - 1:
+            log(f"vae step {step}/{steps} rec {l_rec.item():.5f} kl {l_kl.item():.3f} ({time.time() - t0:.0f}s)")
+    vae.eval()
+    # scaling / shift from data: latents of 512 held-out scenes (distribution mean, as FLUX's VAE was measured)
+    with torch.no_grad():
+        zs = torch.cat([vae.encode(scene_batch(2, i, 64)[0]).latent_dist.mean for i in range(0, 512, 64)])
+    shift = zs.mean().item()
+    scale = 1.0 / (zs - shift).std().item()
+    vae.register_to_config(scaling_factor=round(scale, 6), shift_factor=round(shift, 6))
+    vae.save_pretrained(out, safe_serialization=True)
+    log(f"vae: scaling_factor {scale:.4f} shift_factor {shift:.4f}, {time.time() - t0:.0f}s")
+    return vae
+
+
+@torch.no_grad()
+def stage_latents(work, vae, n):
+    """Normalised latents (z - shift) * scale of n training scenes (seed 1, indices from 10**6 so they are not
+    the VAE's batches) and each scene's caption index into the text cache."""
+    path = work / f"latents_{n}.pt"
+    if path.exists():
+        return torch.load(path)
+    index = {p: i for i, p in enumerate(text_stage.corpus())}
+    lat, cap = [], []
+    t0 = time.time()
+    for i in range(0, n, 128):
+        x, caps = scene_batch(1, 10 ** 6 + i, min(128, n - i))
+        z = vae.encode(x).latent_dist.mean
+        lat.append(((z - vae.config.shift_factor) * vae.config.scaling_factor).half())
+        cap += [index[c] for c in caps]
+    data = {"latents": torch.cat(lat), "caption": torch.tensor(cap)}
+    torch.save(data, path)
+    log(f"latents: {n} scenes in {time.time() - t0:.0f}s")
+    return data
+
+
+# ---------------------------------------------------------------- stage 3: FLUX teacher (rectified flow)
+def pack(z):
+    from diffusers import FluxPipeline
+    return FluxPipeline._pack_latents(z, z.shape[0], z.shape[1], z.shape[2], z.shape[3])
+
+
+def image_ids():
+    from diffusers import FluxPipeline
+    return FluxPipeline._prepare_latent_image_ids(1, LATENT // 2, LATENT // 2, "cpu", torch.float32)
+
+
+def velocity(model, x, sigma, embeds, pooled):
+    txt_ids = torch.zeros(embeds.shape[1], 3)
+    return model(hidden_states=x, timestep=sigma, encoder_hidden_states=embeds, pooled_projections=pooled,
+                 img_ids=image_ids(), txt_ids=txt_ids, return_dict=False)[0]
+
+
+def stage_teacher(work, data, cache, steps, batch, minutes):
+    from diffusers import FluxTransformer2DModel
+    out = work / "teacher"
+    if (out / "config.json").exists():
+        return FluxTransformer2DModel.from_pretrained(out).eval()
+    torch.manual_seed(1000)
+    model = FluxTransformer2DModel(**TRANSFORMER_CONFIG)
+    ema = FluxTransformer2DModel(**TRANSFORMER_CONFIG)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=6e-4, weight_decay=0.01, betas=(0.9, 0.99))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100))
+    g = torch.Generator().manual_seed(1001)
+    lat, cap = data["latents"], data["caption"]
+    t0 = time.time()
+    for step in range(steps):
+        if time.time() - t0 > minutes * 60:
+            log(f"teacher: time budget reached after {step} steps")
+            break
+        idx = torch.randint(0, lat.shape[0], (batch,), generator=g)
+        x0 = pack(lat[idx].float())
+        noise = torch.randn(x0.shape, generator=g)
+        sigma = torch.sigmoid(torch.randn(batch, generator=g))          # logit-normal(0, 1), as SD3/FLUX
+        xt = (1 - sigma[:, None, None]) * x0 + sigma[:, None, None] * noise
+        v = velocity(model, xt, sigma, cache["embeds"][cap[idx]], cache["pooled"][cap[idx]])
+        loss = F.mse_loss(v, noise - x0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        decay = min(0.995, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - decay)
+        if step % 20 == 0 or step == steps - 1:
+            log(f"teacher step {step}/{steps} loss {loss.item():.4f} ({time.time() - t0:.0f}s)")
+    ema.save_pretrained(out, safe_serialization=True)
+    log(f"teacher: {sum(p.numel() for p in ema.parameters())} parameters, {time.time() - t0:.0f}s")
+    return ema.eval()
+
+
+# ---------------------------------------------------------------- pipeline assembly + eval
+def assemble(work, transformer, vae):
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline
+    tok, clip, tok2, t5 = load_text(work)
+    return FluxPipeline(scheduler=FlowMatchEulerDiscreteScheduler(**SCHEDULER_CONFIG), vae=vae, text_encoder=clip,
+                        tokenizer=tok, text_encoder_2=t5, tokenizer_2=tok2, transformer=transformer)
+
+
+@torch.no_grad()
+def evaluate(pipe, prompts, seed=0, batch=32):
+    import eval_py
+    images = []
+    for i in range(0, len(prompts), batch):
+        g = torch.Generator().manual_seed(seed + i)
+        out = pipe(prompt=prompts[i:i + batch], height=128, width=128, num_inference_steps=DEFAULT_STEPS,
+                   max_sequence_length=text_stage.T5_MAX_SEQUENCE_LENGTH, generator=g, output_type="np")
+        images += [(im * 255).round().clip(0, 255).astype(np.uint8) for im in out.images]
+    return eval_py.score(prompts, images), images
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", type=Path, default=Path("/tmp/model-work"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--vae-steps", type=int, default=2000)
+    ap.add_argument("--vae-minutes", type=float, default=12)
+    ap.add_argument("--teacher-minutes", type=float, default=30)
+    ap.add_argument("--vae-batch", type=int, default=8)
+    ap.add_argument("--scenes", type=int, default=2048)
+    ap.add_argument("--teacher-steps", type=int, default=4000)
+    ap.add_argument("--teacher-batch", type=int, default=24)
+    ap.add_argument("--stop-after", choices=["text", "vae", "latents", "teacher"], default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    random.seed(0)
+    args.work.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    stage_text(args.work)
+    cache = stage_text_cache(args.work)
+    if args.stop_after == "text":
+        return
+    vae = stage_vae(args.work, args.vae_steps, args.vae_batch, args.vae_minutes)
+    if args.stop_after == "vae":
+        return
+    data = stage_latents(args.work, vae, args.scenes)
+    if args.stop_after == "latents":
+        return
+    stage_teacher(args.work, data, cache, args.teacher_steps, args.teacher_batch, args.teacher_minutes)
+    log(f"done in {time.time() - t0:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
