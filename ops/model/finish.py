@@ -44,7 +44,7 @@ def main():
     from diffusers import AutoencoderKL, FluxTransformer2DModel
     work = args.work
     cache = train_all.stage_text_cache(work)
-    vae = AutoencoderKL.from_pretrained(work / "vae").eval()
+    vae = AutoencoderKL.from_pretrained(work / "vae_full").eval()
     teacher32 = FluxTransformer2DModel.from_pretrained(work / "teacher").eval()
     # the shipped teacher is BF16: everything below uses the BF16-rounded weights (computed in fp32)
     teacher = FluxTransformer2DModel.from_pretrained(work / "teacher").to(torch.bfloat16).float().eval()

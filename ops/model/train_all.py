@@ -99,28 +99,22 @@ def stage_text_cache(work):
 
 
 # ---------------------------------------------------------------- stage 2: VAE
-def stage_vae(work, steps, batch, minutes):
-    from diffusers import AutoencoderKL
-    out = work / "vae"
-    if (out / "config.json").exists():
-        return AutoencoderKL.from_pretrained(out).eval()
-    torch.manual_seed(2000)
-    vae = AutoencoderKL(**VAE_CONFIG)
-    opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+def train_vae(vae, steps, batch, minutes, crop, seed, first_index, lr, name):
+    """Reconstruction (MSE + 0.1 L1) + 1e-4 KL per pixel; crop: train on random crop x crop windows."""
+    opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 50))
-    crop_gen = torch.Generator().manual_seed(2001)
+    crop_gen = torch.Generator().manual_seed(seed)
     t0 = time.time()
     for step in range(steps):
         if time.time() - t0 > minutes * 60:
-            log(f"vae: time budget reached after {step} steps")
+            log(f"{name}: time budget reached after {step} steps")
             break
-        x, _ = scene_batch(1, step * batch, batch)
-        # random 64x64 crops: the VAE is convolutional, a quarter of the pixels is a quarter of the CPU time
-        ox, oy = torch.randint(0, 65, (2,), generator=crop_gen).tolist()
-        x = x[:, :, oy:oy + 64, ox:ox + 64]
+        x, _ = scene_batch(1, first_index + step * batch, batch)
+        if crop < scenes.SIZE:
+            ox, oy = torch.randint(0, scenes.SIZE - crop + 1, (2,), generator=crop_gen).tolist()
+            x = x[:, :, oy:oy + crop, ox:ox + crop]
         post = vae.encode(x).latent_dist
-        z = post.sample()
-        rec = vae.decode(z).sample
+        rec = vae.decode(post.sample()).sample
         l_rec = F.mse_loss(rec, x) + 0.1 * F.l1_loss(rec, x)
         l_kl = post.kl().mean() / (x[0].numel())
         loss = l_rec + 1e-4 * l_kl
@@ -130,16 +124,33 @@ def stage_vae(work, steps, batch, minutes):
         opt.step()
         sched.step()
         if step % 20 == 0 or step == steps - 1:
-            log(f"vae step {step}/{steps} rec {l_rec.item():.5f} kl {l_kl.item():.3f} ({time.time() - t0:.0f}s)")
-    vae.eval()
-    # scaling / shift from data: latents of 512 held-out scenes (distribution mean, as FLUX's VAE was measured)
+            log(f"{name} step {step}/{steps} rec {l_rec.item():.5f} kl {l_kl.item():.3f} ({time.time() - t0:.0f}s)")
+    return vae.eval()
+
+
+def stage_vae(work, steps, batch, minutes, full_steps, full_batch, full_minutes):
+    """Two phases: random 64x64 crops (a quarter of the pixels, so 4x the steps per CPU second), then full
+    128x128 images (what the pipeline decodes: borders and the mid-block attention at 16x16). Scaling and shift
+    factors from the latents of 512 held-out scenes."""
+    from diffusers import AutoencoderKL
+    crops, out = work / "vae", work / "vae_full"
+    if (out / "config.json").exists():
+        return AutoencoderKL.from_pretrained(out).eval()
+    if (crops / "config.json").exists():
+        vae = AutoencoderKL.from_pretrained(crops)
+    else:
+        torch.manual_seed(2000)
+        vae = train_vae(AutoencoderKL(**VAE_CONFIG), steps, batch, minutes, 64, 2001, 0, 1e-3, "vae")
+        vae.save_pretrained(crops, safe_serialization=True)
+    vae.train()
+    vae = train_vae(vae, full_steps, full_batch, full_minutes, scenes.SIZE, 2002, 5 * 10 ** 6, 5e-4, "vae-full")
     with torch.no_grad():
         zs = torch.cat([vae.encode(scene_batch(2, i, 64)[0]).latent_dist.mean for i in range(0, 512, 64)])
     shift = zs.mean().item()
     scale = 1.0 / (zs - shift).std().item()
     vae.register_to_config(scaling_factor=round(scale, 6), shift_factor=round(shift, 6))
     vae.save_pretrained(out, safe_serialization=True)
-    log(f"vae: scaling_factor {scale:.4f} shift_factor {shift:.4f}, {time.time() - t0:.0f}s")
+    log(f"vae: scaling_factor {scale:.4f} shift_factor {shift:.4f}")
     return vae
 
 
@@ -249,6 +260,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--vae-steps", type=int, default=2000)
     ap.add_argument("--vae-minutes", type=float, default=12)
+    ap.add_argument("--vae-full-steps", type=int, default=1000)
+    ap.add_argument("--vae-full-batch", type=int, default=4)
+    ap.add_argument("--vae-full-minutes", type=float, default=6)
     ap.add_argument("--teacher-minutes", type=float, default=30)
     ap.add_argument("--vae-batch", type=int, default=8)
     ap.add_argument("--scenes", type=int, default=2048)
@@ -264,7 +278,7 @@ def main():
     cache = stage_text_cache(args.work)
     if args.stop_after == "text":
         return
-    vae = stage_vae(args.work, args.vae_steps, args.vae_batch, args.vae_minutes)
+    vae = stage_vae(args.work, args.vae_steps, args.vae_batch, args.vae_minutes, args.vae_full_steps, args.vae_full_batch, args.vae_full_minutes)
     if args.stop_after == "vae":
         return
     data = stage_latents(args.work, vae, args.scenes)
