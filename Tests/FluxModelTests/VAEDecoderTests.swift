@@ -110,6 +110,32 @@ final class VAEDecoderTests: XCTestCase {
         }
     }
 
+    func testPostQuantConvIsAppliedWhenTheConfigSaysSo() throws {
+        // post_quant_conv = 2·I (bias 0) must give exactly decode(2·z) of the decoder without it.
+        struct WithPostQuant: WeightSource {
+            let base: any WeightSource
+            let extra: [String: Tensor]
+            func contains(_ name: String) -> Bool { extra[name] != nil || base.contains(name) }
+            func shape(_ name: String) throws -> [Int] { try extra[name]?.shape ?? base.shape(name) }
+            func tensor(_ name: String) throws -> Tensor { try extra[name] ?? base.tensor(name) }
+            func linear(_ prefix: String, mode: ActivationMode) throws -> any LinearLayer { try base.linear(prefix, mode: mode) }
+        }
+        var identity2 = [Float](repeating: 0, count: 16 * 16)
+        for i in 0..<16 { identity2[i * 16 + i] = 2 }
+        let base = try SafeTensorsCheckpoint(directory: VAEFixtures.vae)
+        let weights = WithPostQuant(base: base, extra: [
+            "post_quant_conv.weight": Tensor(shape: [16, 16, 1, 1], storage: identity2),
+            "post_quant_conv.bias": Tensor(zeros: [16]),
+        ])
+        var config = try loadConfig()
+        config.usePostQuantConv = true
+        let withConv = try VAEDecoder(config: config, weights: weights)
+        let plain = try VAEDecoder(directory: VAEFixtures.vae)
+        var g = TorchGenerator(seed: 8)
+        let z = g.randn(shape: [1, 16, 2, 4])
+        XCTAssertEqual(try withConv.decode(z).storage, try plain.decode(Tensor(shape: z.shape, storage: z.storage.map { $0 * 2 })).storage)
+    }
+
     func testAttentionInQueryBlocksEqualsOneBlock() throws {
         // The tiny VAE's mid attention on a 7×9 map: one score block vs blocks of 2 query rows (plus a ragged last).
         let source = try SafeTensorsCheckpoint(directory: VAEFixtures.vae)
