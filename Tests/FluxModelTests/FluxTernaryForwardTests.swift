@@ -78,4 +78,24 @@ final class FluxTernaryForwardTests: XCTestCase {
         XCTAssertGreaterThan(diff, 0, "int8 mode must actually quantize activations")
         XCTAssertLessThanOrEqual(diff, 0.05 * f32.maxAbs, "int8 drifted \(diff) (max |f32| \(f32.maxAbs))")
     }
+
+    /// The product path: `CheckpointQuantizer` (what `ternflux quantize` runs) writes a packed checkpoint, and
+    /// `FluxTransformer(directory:)` runs its memory-mapped ternary weights on the kernels.
+    func testQuantizedCheckpointFolderMatchesDequantizedReference() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flux-quantized-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try CheckpointQuantizer(format: .i2).run(source: FluxFixtures.url("tiny-flux/transformer"), destination: dir)
+        let transformer = try FluxTransformer(directory: dir, mode: .f32)
+        XCTAssertTrue(transformer.doubleBlocks[0].toQ is TernaryLinear)
+        XCTAssertTrue(transformer.singleBlocks[1].projOut is TernaryLinear)
+        XCTAssertTrue(transformer.xEmbedder is DenseLinear)
+        let io = try FixtureTensors(url: FluxFixtures.url("expected/flux_forward_guidance_ternary.safetensors"))
+        let out = try transformer.forward(
+            hiddenStates: io["hidden_states"], encoderHiddenStates: io["encoder_hidden_states"],
+            pooledProjections: io["pooled_projections"], timestep: io["timestep"].storage,
+            guidance: io["guidance"].storage, imgIds: io["img_ids"], txtIds: io["txt_ids"])
+        let reference = io["sample"]
+        let diff = maxAbsDifference(out, reference)
+        XCTAssertLessThanOrEqual(diff, 1e-4 * reference.maxAbs, "max |Δ| \(diff) vs max |ref| \(reference.maxAbs)")
+    }
 }
