@@ -78,16 +78,32 @@ public struct PostgresCopyWriter {
                 buffer.append(0x5C); buffer.append(0x4E) // \N
                 continue
             }
-            for byte in field.postgresText.utf8 {
-                switch byte {
-                case 0x5C: buffer.append(0x5C); buffer.append(0x5C)
-                case 0x0A: buffer.append(0x5C); buffer.append(0x6E)
-                case 0x0D: buffer.append(0x5C); buffer.append(0x72)
-                case 0x09: buffer.append(0x5C); buffer.append(0x74)
-                case 0x00:
-                    throw PostgresError.invalidParameter(index: i + 1, reason: "COPY field of row \(rowsWritten + 1) contains a NUL byte", statement: statement)
-                default: buffer.append(byte)
+            var text = field.postgresText
+            let failed = text.withUTF8 { bytes -> Bool in
+                // Most fields need no escaping: copy them whole.
+                var special = false
+                for byte in bytes where byte == 0x5C || byte == 0x0A || byte == 0x0D || byte == 0x09 || byte == 0x00 {
+                    special = true
+                    break
                 }
+                guard special else {
+                    buffer.append(contentsOf: bytes)
+                    return false
+                }
+                for byte in bytes {
+                    switch byte {
+                    case 0x5C: buffer.append(0x5C); buffer.append(0x5C)
+                    case 0x0A: buffer.append(0x5C); buffer.append(0x6E)
+                    case 0x0D: buffer.append(0x5C); buffer.append(0x72)
+                    case 0x09: buffer.append(0x5C); buffer.append(0x74)
+                    case 0x00: return true
+                    default: buffer.append(byte)
+                    }
+                }
+                return false
+            }
+            if failed {
+                throw PostgresError.invalidParameter(index: i + 1, reason: "COPY field of row \(rowsWritten + 1) contains a NUL byte", statement: statement)
             }
         }
         buffer.append(0x0A)

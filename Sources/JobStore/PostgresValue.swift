@@ -89,9 +89,10 @@ extension Array: PostgresEncodable where Element: PostgresEncodable {
     /// An array literal with every element quoted, which PostgreSQL accepts for any element type.
     public var postgresText: String {
         "{" + map { element in
-            let text = element.postgresText
-                .replacingOccurrences(of: "\\", with: "\\\\")
-                .replacingOccurrences(of: "\"", with: "\\\"")
+            var text = element.postgresText
+            if text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") }) {
+                text = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            }
             return "\"" + text + "\""
         }.joined(separator: ",") + "}"
     }

@@ -18,6 +18,9 @@ struct TernFlux: AsyncParsableCommand {
             SubmitCommand.self,
             WorkerCommand.self,
             RequeueCommand.self,
+            StatusCommand.self,
+            HistoryCommand.self,
+            CancelCommand.self,
         ]
     )
 }
