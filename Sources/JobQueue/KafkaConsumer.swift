@@ -63,6 +63,10 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// True while `pauseAssignment` is in effect.
     public var isPaused: Bool { paused }
 
+    /// Records fetched while paused and held for after the resume (normally none: pausing stops
+    /// the fetcher and drops what it had queued).
+    var heldRecordCount: Int { held.count }
+
     public var lastClientError: KafkaError? { events.lastError }
     public var lastStatistics: String? { events.lastStatistics }
 

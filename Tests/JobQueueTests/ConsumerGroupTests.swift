@@ -181,3 +181,60 @@ final class PollOverheadTests: XCTestCase {
         XCTAssertLessThan(slow[5], 20)
     }
 }
+
+final class RebalanceDuringJobTests: XCTestCase {
+    /// A member mid-job takes over a partition from a member that leaves: the new partition is
+    /// paused with the rest until the job ends, then its records arrive, none lost.
+    func testPartitionAssignedDuringAJobIsPausedThenDelivered() throws {
+        let broker = try EmbeddedBroker.forJobs(partitions: 2)
+        let group = KafkaTestSupport.uniqueGroup()
+        let events = AssignmentLog()
+        var configA = KafkaTestSupport.consumerConfig(broker, group: group)
+        configA.onRebalance = { events.append($0) }
+        let a = try KafkaConsumer(configuration: configA)
+        let b = try KafkaConsumer(configuration: KafkaTestSupport.consumerConfig(broker, group: group))
+        var sink: [ConsumedMessage] = []
+        XCTAssertTrue(try KafkaTestSupport.pollUntil([a, b], into: &sink) { _ in a.assignment.count == 1 && b.assignment.count == 1 })
+        let taken = try XCTUnwrap(b.assignment.first)
+        let producer = try KafkaProducer(configuration: KafkaTestSupport.producerConfig(broker.bootstrapServers))
+        defer { producer.close() }
+        let handover = BoolBox()
+
+        let outcome = try a.runWhilePolling(timeoutSeconds: 30) { _ -> Int in
+            try b.close(timeoutSeconds: 5) // b's owner is this thread now; a's owner keeps polling
+            let reports = try producer.sendBatch((0..<3).map {
+                OutgoingMessage(topic: taken.topic, partition: taken.partition, key: Array("moved\($0)".utf8), value: [1])
+            })
+            let deadline = Date(timeIntervalSinceNow: 15)
+            while Date() < deadline && !events.assigned.contains(taken) { Thread.sleep(forTimeInterval: 0.05) }
+            handover.set(events.assigned.contains(taken))
+            Thread.sleep(forTimeInterval: 0.5) // paused: nothing may be fetched from the new partition
+            return reports.filter { $0.error == nil }.count
+        }
+        guard case .finished(.success(3)) = outcome else { return XCTFail("unexpected outcome \(outcome)") }
+        XCTAssertTrue(handover.get(), "partition \(taken) was assigned to a while its job ran")
+        XCTAssertTrue(a.assignment.contains(taken))
+        XCTAssertEqual(a.heldRecordCount, 0, "the new partition was fetched from while paused")
+        let moved = try KafkaTestSupport.consume(a, count: 3)
+        XCTAssertEqual(moved.compactMap(\.keyString).sorted(), ["moved0", "moved1", "moved2"])
+        XCTAssertEqual(Set(moved.map(\.partition)), [taken.partition])
+        try a.close()
+    }
+}
+
+private final class AssignmentLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _assigned: Set<TopicPartition> = []
+    func append(_ e: RebalanceEvent) {
+        lock.lock(); defer { lock.unlock() }
+        if case .assigned(let parts) = e { _assigned.formUnion(parts) }
+    }
+    var assigned: Set<TopicPartition> { lock.lock(); defer { lock.unlock() }; return _assigned }
+}
+
+private final class BoolBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set(_ v: Bool) { lock.lock(); value = v; lock.unlock() }
+    func get() -> Bool { lock.lock(); defer { lock.unlock() }; return value }
+}

@@ -12,7 +12,7 @@ enum KafkaTestSupport {
     static func consumerConfig(_ broker: EmbeddedBroker, group: String,
                                topics: [String] = [KafkaSettings.jobsTopic]) -> KafkaConsumerConfiguration {
         var c = KafkaConsumerConfiguration(bootstrapServers: broker.bootstrapServers, groupID: group, topics: topics,
-                                           sessionTimeoutMilliseconds: 3_000, heartbeatIntervalMilliseconds: 200)
+                                           sessionTimeoutMilliseconds: 5_000, heartbeatIntervalMilliseconds: 200)
         c.autoCommitIntervalMilliseconds = 200
         return c
     }
