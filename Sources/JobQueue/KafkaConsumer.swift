@@ -208,8 +208,10 @@ public final class KafkaConsumer: @unchecked Sendable {
     }
 
     /// Commits stored offsets, leaves the group (revoking the assignment in order) and releases
-    /// the client, all within about `timeoutSeconds` even when no broker answers (then the
-    /// stored-but-uncommitted records are redelivered to the next owner). Safe to call more than once.
+    /// the client. The commit and the leave are bounded by `timeoutSeconds` even when no broker
+    /// answers (then the stored-but-uncommitted records are redelivered to the next owner); after
+    /// an unconfirmed leave, librdkafka's handle destroy blocks up to about `session.timeout.ms`
+    /// more. Safe to call more than once.
     public func close(timeoutSeconds: Double = 10) throws {
         if closed { return }
         closed = true
