@@ -1,0 +1,98 @@
+import Foundation
+import TestSupport
+import XCTest
+@testable import JobStore
+
+/// `ternflux migrate / status / history / cancel` run as the built binary against a temporary database.
+final class CommandLineTests: XCTestCase {
+    static let binary = MigrationTests.repositoryRoot.appendingPathComponent(".build/debug/ternflux")
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    func ternflux(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "TERNFLUX_DATABASE_URL")
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func testMigrateStatusHistoryAndCancelCommands() throws {
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build the package first: \(Self.binary.path) is missing")
+        let info = try TemporaryPostgres.shared().createDatabase()
+        let env = ["TERNFLUX_DATABASE_URL": info]
+
+        var r = try ternflux(["migrate", "status"], environment: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.split(separator: "\n").filter { $0.hasSuffix("pending") }.count, Migration.all.count, r.stdout)
+        r = try ternflux(["migrate", "up", "--database-url", info])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("applied 000001_job_tables"), r.stdout)
+        r = try ternflux(["migrate", "down"], environment: env)
+        XCTAssertTrue(r.stdout.contains("reverted \(MigrateCommandLabel.last)"), r.stdout)
+        r = try ternflux(["migrate"], environment: env)
+        XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "applied \(MigrateCommandLabel.last)")
+
+        let db = try PostgresConnection(conninfo: info)
+        defer { db.close() }
+        try SampleData.load(into: JobRepository(connection: db), fixedTimes: true)
+
+        r = try ternflux(["status"], environment: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains(SampleData.batchID.uuidString.lowercased()) && r.stdout.contains("sample"), r.stdout)
+        r = try ternflux(["status", SampleData.batchID.uuidString.lowercased(), "--json"], environment: env)
+        let progress = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(progress?["succeeded"] as? Int, 3)
+        XCTAssertEqual(progress?["failed"] as? Int, 1)
+        XCTAssertEqual(progress?["images_per_second"] as? Double ?? 0, 0.6, accuracy: 1e-9)
+        r = try ternflux(["status", SampleData.batchID.uuidString], environment: env)
+        XCTAssertTrue(r.stdout.contains("4 total: 0 queued, 0 running, 3 succeeded, 1 failed, 0 canceled"), r.stdout)
+
+        r = try ternflux(["history", "--batch", SampleData.batchID.uuidString, "--state", "failed", "--json"], environment: env)
+        let failed = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]]
+        XCTAssertEqual(failed?.count, 1)
+        XCTAssertEqual(failed?.first?["last_error"] as? String, "unknown model \"tiny\"")
+        r = try ternflux(["history", "--since", "2025-12-01", "--limit", "2"], environment: env)
+        XCTAssertEqual(r.stdout.split(separator: "\n").count, 3, r.stdout) // header and two jobs
+        r = try ternflux(["history", "--state", "finished"], environment: env)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--state \"finished\" is not one of queued, running, succeeded, failed, canceled"), r.stderr)
+
+        r = try ternflux(["cancel", SampleData.stuckBatchID.uuidString], environment: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("canceled 1 job of batch"), r.stdout)
+        r = try ternflux(["cancel", UUID().uuidString], environment: env)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("no batch"), r.stderr)
+
+        r = try ternflux(["status"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("TERNFLUX_DATABASE_URL"), r.stderr)
+        r = try ternflux(["status", "--database-url", "postgresql://someone:pa55word@/nodb?host=/nonexistent"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("cannot connect to PostgreSQL"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("pa55word"), r.stderr)
+    }
+}
+
+enum MigrateCommandLabel {
+    static var last: String {
+        let m = Migration.all.last!
+        let digits = String(m.version)
+        return String(repeating: "0", count: 6 - digits.count) + digits + "_" + m.name
+    }
+}
