@@ -147,3 +147,22 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(db.serverVersion, 150000)
     }
 }
+
+final class PostgresRestartTests: XCTestCase {
+    /// After a server restart (fast shutdown) the next statement reports a connection error that
+    /// callers can recognise, and `reset()` reconnects with the same settings.
+    func testConnectionErrorAfterServerRestartThenReset() throws {
+        let server = try TemporaryPostgres.shared()
+        let db = try PostgresConnection(conninfo: try server.createDatabase())
+        defer { db.close() }
+        try db.execute("CREATE TABLE kept (v integer)")
+        try db.execute("INSERT INTO kept VALUES (7)")
+        try server.restart()
+        XCTAssertThrowsError(try db.query("SELECT v FROM kept")) { error in
+            XCTAssertEqual((error as? PostgresError)?.isConnectionError, true, "\(error)")
+        }
+        try db.reset()
+        XCTAssertEqual(try db.query("SELECT v FROM kept").single().decode("v", as: Int.self), 7)
+        XCTAssertEqual(try db.query("SHOW TimeZone").single().decode("TimeZone", as: String.self), "UTC")
+    }
+}

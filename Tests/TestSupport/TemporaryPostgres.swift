@@ -110,7 +110,8 @@ public final class TemporaryPostgres: @unchecked Sendable {
         try? FileManager.default.removeItem(at: baseDirectory)
     }
 
-    /// Stops the server abruptly, keeping the data (for tests of reconnects after a crash), then starts it again.
+    /// Restarts the server with a fast shutdown (every session is terminated), keeping the data: for
+    /// tests of what clients do when the database goes away.
     public func restart() throws {
         try run(binDirectory.appendingPathComponent("pg_ctl").path, ["-D", dataDirectory.path, "-m", "fast", "-w", "restart"])
     }
@@ -182,6 +183,11 @@ public final class TemporaryPostgres: @unchecked Sendable {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: tmp.path) else { return }
         for entry in entries where entry.hasPrefix("ternflux-pg-") {
             let parts = entry.split(separator: "-")
+            // Command output files: ternflux-pg-cmd-PID-ID.out.
+            if parts.count >= 5, parts[2] == "cmd", let pid = Int32(parts[3]), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH {
+                unlink(tmp.appendingPathComponent(entry).path)
+                continue
+            }
             guard parts.count >= 4, let pid = Int32(parts[2]), pid != getpid() else { continue }
             if kill(pid, 0) == 0 || errno == EPERM { continue } // its owner is still running
             let dir = tmp.appendingPathComponent(entry)
