@@ -69,7 +69,22 @@ extension Bool: PostgresEncodable, PostgresDecodable {
 }
 
 extension UUID: PostgresEncodable, PostgresDecodable {
-    public var postgresText: String { uuidString.lowercased() }
+    /// Lower-case hex with dashes, formatted directly (no upper-case string and lowercasing pass).
+    public var postgresText: String {
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        return withUnsafeBytes(of: uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { out in
+                var o = 0
+                for (i, byte) in bytes.enumerated() {
+                    if i == 4 || i == 6 || i == 8 || i == 10 { out[o] = UInt8(ascii: "-"); o += 1 }
+                    out[o] = hex[Int(byte >> 4)]
+                    out[o + 1] = hex[Int(byte & 0x0f)]
+                    o += 2
+                }
+                return o
+            }
+        }
+    }
     public static var postgresTypeName: String { "uuid" }
     public init?(postgresText: String) { self.init(uuidString: postgresText) }
 }

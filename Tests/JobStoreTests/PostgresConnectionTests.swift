@@ -28,6 +28,8 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(try row.decode("d", as: Double.self), 0.1)
         XCTAssertEqual(try row.decode("t", as: Bool.self), true)
         XCTAssertEqual(try row.decode("u", as: UUID.self), id)
+        XCTAssertEqual(id.postgresText, id.uuidString.lowercased())
+        XCTAssertEqual(UUID(uuidString: "00112233-4455-6677-8899-AABBCCDDEEFF")!.postgresText, "00112233-4455-6677-8899-aabbccddeeff")
         XCTAssertEqual(try row.decode("ts", as: Date.self).timeIntervalSince1970, when.timeIntervalSince1970, accuracy: 1e-6)
         XCTAssertEqual(try row.decode("arr", as: [Double].self), [1.5, -2.25, 1e-7])
         XCTAssertNil(try row.decodeIfPresent("n", as: String.self))
