@@ -4,7 +4,7 @@
 set -eu
 bootstrap="${BOOTSTRAP:-kafka:9092}"
 partitions="${PARTITIONS:-12}"
-topics=/opt/kafka/bin/kafka-topics.sh
+topics="${KAFKA_TOPICS_SH:-/opt/kafka/bin/kafka-topics.sh}"
 
 for topic in ternflux.jobs ternflux.jobs.dlq; do
     "$topics" --bootstrap-server "$bootstrap" --create --if-not-exists \
