@@ -30,4 +30,6 @@ bash ops/k8s/validate.sh
 
 echo "== ops/grafana"
 bash ops/grafana/validate.sh
+echo "== metric names against docs/operations.md"
+python3 ops/check-metric-contract.py
 echo "fleet files: all checks passed"
