@@ -122,9 +122,10 @@ def load_ternary_transformer(folder, with_packed=False):
     return (model.eval(), packed) if with_packed else model.eval()
 
 
-def save_pipeline(pipe, out_dir, transformer_writer):
+def save_pipeline(pipe, out_dir, transformer_writer, tokenizer_src):
     """The diffusers FluxPipeline folder; transformer_writer(dir) writes transformer/. Text encoders and VAE in
-    F32 (they are small), tokenizers as trained."""
+    F32 (they are small). tokenizer/ and tokenizer_2/ are copied from tokenizer_src as trained (FLUX.1-dev's
+    file set: vocab.json + merges.txt, tokenizer.json + spiece.model), not re-saved by transformers."""
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     if tmp.exists():
@@ -136,6 +137,9 @@ def save_pipeline(pipe, out_dir, transformer_writer):
     if (tmp / "transformer").exists():
         shutil.rmtree(tmp / "transformer")
     transformer_writer(tmp / "transformer")
+    for name in ("tokenizer", "tokenizer_2"):
+        shutil.rmtree(tmp / name)
+        shutil.copytree(Path(tokenizer_src) / name, tmp / name)
     index = json.loads((tmp / "model_index.json").read_text())
     index["transformer"] = ["diffusers", "FluxTransformer2DModel"]
     index["tokenizer"] = ["transformers", "CLIPTokenizer"]

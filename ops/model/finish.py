@@ -55,11 +55,11 @@ def main():
 
     pipe = train_all.assemble(work, teacher, vae)
     export.save_pipeline(pipe, args.out / "teacher",
-                         lambda d: teacher.to(torch.bfloat16).save_pretrained(d, safe_serialization=True))
+                         lambda d: teacher.to(torch.bfloat16).save_pretrained(d, safe_serialization=True), work / "text")
     teacher.float()
     table, images = train_all.evaluate(pipe, prompts)
     results["teacher (bf16 weights)"] = table
-    grid(prompts[::args.eval_per_category // 2][:12], images[::args.eval_per_category // 2][:12], work / "grid_teacher.png")
+    grid(prompts[::max(1, args.eval_per_category // 2)][:12], images[::max(1, args.eval_per_category // 2)][:12], work / "grid_teacher.png")
     log(f"teacher eval {table} ({time.time() - t0:.0f}s)")
 
     naive_student, names = distill.make_student(teacher)
@@ -78,7 +78,7 @@ def main():
     log(f"velocity MSE to teacher on calibration states: {gaps}")
     # the shipped student: a quantizable full-precision export, converted by the Swift `ternflux quantize`
     fp_dir = work / "student-fp"
-    export.save_pipeline(pipe, fp_dir, lambda d: export.save_quantizable_transformer(plain, packed, d))
+    export.save_pipeline(pipe, fp_dir, lambda d: export.save_quantizable_transformer(plain, packed, d), work / "text")
     dst = args.out / "default"
     if args.ternflux:
         import shutil
@@ -91,7 +91,7 @@ def main():
             raise SystemExit("ternflux quantize failed")
         converter = "ternflux quantize (Swift)"
     else:
-        export.save_pipeline(pipe, dst, lambda d: export.save_ternary_transformer(plain, packed, d))
+        export.save_pipeline(pipe, dst, lambda d: export.save_ternary_transformer(plain, packed, d), work / "text")
         converter = "ops/model/export.py (Python i2 writer)"
     back, back_packed = export.load_ternary_transformer(dst / "transformer", with_packed=True)
     assert set(back_packed) == set(packed), "ternary layer sets differ"
@@ -104,7 +104,7 @@ def main():
     pipe.transformer = back
     table, images = train_all.evaluate(pipe, prompts)
     results["distilled ternary (shipped models/default)"] = table
-    grid(prompts[::args.eval_per_category // 2][:12], images[::args.eval_per_category // 2][:12], work / "grid_default.png")
+    grid(prompts[::max(1, args.eval_per_category // 2)][:12], images[::max(1, args.eval_per_category // 2)][:12], work / "grid_default.png")
     log(f"shipped default eval {table} ({time.time() - t0:.0f}s)")
     bf16_size = sum(p.numel() * 2 for p in teacher.parameters())
     tern_size = (args.out / "default" / "transformer" / "diffusion_pytorch_model.safetensors").stat().st_size
