@@ -29,6 +29,9 @@ public final class JobProcessor {
     let jobTimeoutSeconds: Double
     let shutdown: ShutdownSignal
     var logger: Logger
+    /// Where the last processed record's time went when it was claimed and generated (nil otherwise).
+    public private(set) var lastTiming: JobPathTiming?
+    private var timing = JobPathTiming()
 
     public init(workerID: String, repository: JobRepository, producer: KafkaProducer, generator: any ImageGenerator,
                 images: ImageStore, limits: JobQueue.JobLimits = .standard, retryPolicy: RetryPolicy = RetryPolicy(),
@@ -49,9 +52,15 @@ public final class JobProcessor {
     /// back). Errors thrown are infrastructure failures (database or broker unreachable): the offset is
     /// not stored and the record will be delivered again.
     public func process(_ record: ConsumedMessage, consumer: KafkaConsumer) throws -> JobOutcome {
+        lastTiming = nil
+        timing = JobPathTiming()
         let outcome = try handle(record, consumer: consumer)
         if case .givenBack = outcome { return outcome }
         try consumer.storeOffset(for: record)
+        if timing.claimStarted != 0 && timing.recorded != 0 {
+            timing.offsetStored = DispatchTime.now().uptimeNanoseconds
+            lastTiming = timing
+        }
         return outcome
     }
 
@@ -91,6 +100,7 @@ public final class JobProcessor {
             if shutdown.isRequested { return .givenBack(job.jobID) }
         }
 
+        timing.claimStarted = DispatchTime.now().uptimeNanoseconds
         var claim = try repository.claim(jobID: job.jobID, workerID: workerID)
         if claim == .notFound {
             // Produced by another client straight to the topic: record it, then claim it.
@@ -111,23 +121,30 @@ public final class JobProcessor {
                                            "size": "\(job.width)x\(job.height)"])
 
         let started = DispatchTime.now().uptimeNanoseconds
+        timing.claimed = started
         let request = GenerationRequest(prompt: job.prompt, seed: job.seed, width: job.width, height: job.height,
                                         steps: job.steps, guidance: job.guidance, model: job.model)
         let generator = self.generator
         let images = self.images
         let run = try consumer.runWhilePolling(timeoutSeconds: jobTimeoutSeconds, deadline: shutdown.deadline) { cancellation in
+            let generateStart = DispatchTime.now().uptimeNanoseconds
             let image = try generator.generate(request, cancellation: cancellation)
+            let generateNanos = DispatchTime.now().uptimeNanoseconds - generateStart
             if cancellation.isCancelled { throw GenerationCancelled(reason: "cancelled after generation") }
             let storeStart = DispatchTime.now().uptimeNanoseconds
             let stored = try images.store(png: image.png, batchID: job.batchID, jobID: job.jobID)
             let storeSeconds = Double(DispatchTime.now().uptimeNanoseconds - storeStart) / 1e9
-            return (image.timings, stored, storeSeconds)
+            return (image.timings, stored, storeSeconds, generateNanos)
         }
 
         let failure: String
         switch run {
-        case .finished(.success(let (timings, stored, storeSeconds))):
-            let total = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        case .finished(.success(let (timings, stored, storeSeconds, generateNanos))):
+            let generated = DispatchTime.now().uptimeNanoseconds
+            let total = Double(generated - started) / 1e9
+            timing.generated = generated
+            timing.generateNanos = generateNanos
+            timing.storeNanos = UInt64(storeSeconds * 1e9)
             let recorded = try repository.recordSuccess(
                 jobID: job.jobID, workerID: workerID,
                 output: JobOutput(uri: stored.url.path, sha256: stored.sha256, bytes: Int64(stored.bytes)),
@@ -135,6 +152,7 @@ public final class JobProcessor {
                                     denoiseStepMs: timings.denoiseSteps.map { $0 * 1000 }, vaeDecodeMs: timings.vaeDecode * 1000,
                                     pngEncodeMs: timings.pngEncode * 1000, storeMs: storeSeconds * 1000, totalMs: total * 1000,
                                     peakRSSBytes: ProcessMemory.peakResidentBytes()))
+            timing.recorded = DispatchTime.now().uptimeNanoseconds
             if case .alreadyFinished(let state, _) = recorded {
                 log.info("job finished elsewhere meanwhile; result not recorded twice", metadata: ["state": "\(state.rawValue)"])
                 return .skipped(job.jobID, state)
@@ -198,4 +216,35 @@ extension JobMessage {
               let text = object["batch_id"] as? String else { return nil }
         return UUID(uuidString: text)
     }
+}
+
+/// Monotonic stamps (DispatchTime nanoseconds) of one successfully processed record, for measuring the
+/// queue and database path: claim, generation (and image store) off the owner thread, the result's
+/// transaction, and the stored offset. A few clock reads per job.
+public struct JobPathTiming: Sendable, Equatable {
+    /// Before the claim transaction.
+    public var claimStarted: UInt64 = 0
+    /// After the claim committed (generation is handed to its thread next).
+    public var claimed: UInt64 = 0
+    /// Back on the owner thread with the generated and stored image.
+    public var generated: UInt64 = 0
+    /// After the success (result + timings) transaction committed.
+    public var recorded: UInt64 = 0
+    /// After the offset was stored.
+    public var offsetStored: UInt64 = 0
+    /// Time inside `ImageGenerator.generate`.
+    public var generateNanos: UInt64 = 0
+    /// Time writing the PNG (write, fsync, rename).
+    public var storeNanos: UInt64 = 0
+
+    public init() {}
+
+    /// Claim to offset stored, less the generation itself: what the queue, the database and the
+    /// image store add to each job.
+    public var overheadNanos: UInt64 { offsetStored - claimStarted - min(generateNanos, offsetStored - claimStarted) }
+    public var claimNanos: UInt64 { claimed - claimStarted }
+    /// Handing generation to its thread and back, plus storing the image, less the generation.
+    public var handoffAndStoreNanos: UInt64 { (generated - claimed) - min(generateNanos, generated - claimed) }
+    public var recordNanos: UInt64 { recorded - generated }
+    public var offsetNanos: UInt64 { offsetStored - recorded }
 }

@@ -21,6 +21,8 @@ public struct WorkerConfiguration: Sendable {
     public var exitWhenIdleSeconds: Double?
     /// Stop after processing this many records (nil: no limit). For tests and benchmarks.
     public var maxJobs: Int?
+    /// Keep a `JobPathTiming` of every successful job in `WorkerService.pathTimings` (benchmarks).
+    public var collectPathTimings = false
 
     public init(kafka: KafkaSettings, database: DatabaseSettings, outputRoot: URL, workerID: String? = nil) {
         self.kafka = kafka
@@ -43,6 +45,8 @@ public final class WorkerService {
     let shutdown: ShutdownSignal
     var logger: Logger
     public private(set) var outcomes: [JobOutcome] = []
+    /// With `collectPathTimings`: the timings of the jobs this worker claimed and finished.
+    public private(set) var pathTimings: [JobPathTiming] = []
 
     public init(configuration: WorkerConfiguration, generator: any ImageGenerator, logger: Logger,
                 shutdown: ShutdownSignal? = nil) {
@@ -110,6 +114,7 @@ public final class WorkerService {
             do {
                 let outcome = try processor.process(record, consumer: consumer)
                 outcomes.append(outcome)
+                if config.collectPathTimings, let timing = processor.lastTiming { pathTimings.append(timing) }
             } catch {
                 // Database or broker trouble: the offset is not stored, so the record comes back.
                 logger.error("could not record the outcome; the record will be delivered again",

@@ -8,6 +8,7 @@ struct BenchCommand: ParsableCommand {
         subcommands: [
             BenchFluxStepCommand.self,
             BenchKernelsCommand.self,
+            BenchPipelineCommand.self,
         ]
     )
 }

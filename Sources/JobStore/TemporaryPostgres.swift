@@ -1,8 +1,8 @@
 import Foundation
-import JobStore
 
-/// A throw-away PostgreSQL server for tests: `initdb` on a temporary data directory, listening only on
-/// a unix socket in a temporary directory (no TCP), fsync off. Started once per test process on first
+/// A throw-away PostgreSQL server for tests and `ternflux bench pipeline`: `initdb` on a temporary data
+/// directory, listening only on a unix socket in a temporary directory (no TCP), fsync off unless
+/// `durable`. Started once per test process on first
 /// use and stopped when the process exits; directories left by earlier processes that died are
 /// removed on start. Each test takes a fresh database from `createDatabase()`.
 ///
@@ -60,7 +60,9 @@ public final class TemporaryPostgres: @unchecked Sendable {
         return info
     }
 
-    public init() throws {
+    /// - Parameter durable: keep PostgreSQL's default durability (fsync, synchronous commit, full page
+    ///   writes) instead of turning it off for speed; benchmarks use it to measure real commit costs.
+    public init(durable: Bool = false) throws {
         binDirectory = try Self.findBinaries()
         runAs = getuid() == 0 ? "postgres" : nil
         Self.removeStaleDirectories()
@@ -81,15 +83,14 @@ public final class TemporaryPostgres: @unchecked Sendable {
             }
         }
         do {
+            let noSync: [String] = durable ? [] : ["--no-sync"]
             try run(binDirectory.appendingPathComponent("initdb").path,
-                    ["-D", dataDirectory.path, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"])
-            let options = [
-                "-c listen_addresses=''",
-                "-c unix_socket_directories='\(socketDirectory.path)'",
-                "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
-                "-c max_connections=100", "-c shared_buffers=32MB", "-c max_parallel_workers_per_gather=0",
-                "-c dynamic_shared_memory_type=mmap",
-            ].joined(separator: " ")
+                    ["-D", dataDirectory.path, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-locale"] + noSync)
+            var settings: [String] = ["-c listen_addresses=''", "-c unix_socket_directories='\(socketDirectory.path)'"]
+            if !durable { settings += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"] }
+            settings += ["-c max_connections=100", "-c shared_buffers=32MB", "-c max_parallel_workers_per_gather=0",
+                         "-c dynamic_shared_memory_type=mmap"]
+            let options = settings.joined(separator: " ")
             try run(binDirectory.appendingPathComponent("pg_ctl").path,
                     ["-D", dataDirectory.path, "-l", base.appendingPathComponent("server.log").path, "-w", "-t", "60", "-o", options, "start"])
         } catch {
