@@ -40,14 +40,16 @@ let package = Package(
             dependencies: ["TernaryTensors", "COpenBLAS", "CZlib"],
             swiftSettings: numericSwiftFlags
         ),
-        .target(name: "JobQueue", dependencies: ["CRdKafka"]),
-        .target(name: "JobStore", dependencies: ["CLibPQ"]),
+        // The submit and worker hot paths (encoding, COPY, SHA-256 seeds and digests) are optimised too.
+        .target(name: "JobQueue", dependencies: ["CRdKafka"], swiftSettings: numericSwiftFlags),
+        .target(name: "JobStore", dependencies: ["CLibPQ"], swiftSettings: numericSwiftFlags),
         .target(
             name: "Worker",
             dependencies: [
                 "FluxModel", "JobQueue", "JobStore",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: numericSwiftFlags
         ),
         .executableTarget(
             name: "ternflux",

@@ -167,13 +167,14 @@ public final class KafkaConsumer: @unchecked Sendable {
     ///     When it passes, the job's `JobCancellation` is cancelled and the owner waits up to
     ///     `graceSeconds` more for the job to return before giving up on it (`.timedOut`; the
     ///     thread is then abandoned, its eventual result discarded).
+    ///   - fastPathMilliseconds: how long to wait for the job before pausing the assignment and polling
+    ///     (a short job then keeps the records fetched meanwhile; nothing is polled during the wait).
     ///   - deadline: an uptime (nanoseconds, `DispatchTime.now().uptimeNanoseconds`) after which the job
     ///     is cancelled as if its time limit had passed — the worker's shutdown grace period; nil while none.
     public func runWhilePolling<T: Sendable>(timeoutSeconds: Double?, graceSeconds: Double = 5,
-                                             pollIntervalMilliseconds: Int32 = 100,
+                                             pollIntervalMilliseconds: Int32 = 100, fastPathMilliseconds: Int32 = 50,
                                              deadline: @escaping @Sendable () -> UInt64? = { nil },
                                              _ job: @escaping @Sendable (JobCancellation) throws -> T) throws -> JobRunOutcome<T> {
-        try pauseAssignment()
         let box = JobResultBox<T>()
         let cancellation = JobCancellation()
         let waker = PollWaker(queue: consumerQueue)
@@ -187,6 +188,12 @@ public final class KafkaConsumer: @unchecked Sendable {
         thread.name = "ternflux-job"
         let started = DispatchTime.now().uptimeNanoseconds
         thread.start()
+        // A job that ends within one poll interval needs no polling: waiting for it without pausing keeps
+        // the records already fetched (pausing drops them, and fetching resumes only after a delay).
+        if let result = box.wait(milliseconds: min(pollIntervalMilliseconds, fastPathMilliseconds)) {
+            return .finished(result)
+        }
+        try pauseAssignment()
         var outcome: JobRunOutcome<T> = .timedOut
         while true {
             if let result = box.get() { outcome = .finished(result); break }
@@ -350,11 +357,20 @@ private final class PollWaker: @unchecked Sendable {
 }
 
 private final class JobResultBox<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
+    private let condition = NSCondition()
     private var result: Result<T, Error>?
 
-    func set(_ r: Result<T, Error>) { lock.lock(); result = r; lock.unlock() }
-    func get() -> Result<T, Error>? { lock.lock(); defer { lock.unlock() }; return result }
+    func set(_ r: Result<T, Error>) { condition.lock(); result = r; condition.broadcast(); condition.unlock() }
+    func get() -> Result<T, Error>? { condition.lock(); defer { condition.unlock() }; return result }
+
+    /// The result once set, waiting up to `milliseconds` for it.
+    func wait(milliseconds: Int32) -> Result<T, Error>? {
+        let until = Date().addingTimeInterval(Double(milliseconds) / 1000)
+        condition.lock()
+        defer { condition.unlock() }
+        while result == nil && condition.wait(until: until) {}
+        return result
+    }
 }
 
 func makeList(_ partitions: [TopicPartition]) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {

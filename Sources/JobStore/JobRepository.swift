@@ -144,12 +144,15 @@ public final class JobRepository {
     /// with attempt+1; finished and canceled jobs are skipped. A job whose attempts are used up is failed
     /// instead of started again, so a job that kills its worker cannot loop forever.
     public func claim(jobID: UUID, workerID: String) throws -> ClaimResult {
-        try db.transaction { db in
-            let claimed = try db.query("""
-                UPDATE jobs SET state = 'running', attempt = attempt + 1, started_at = now(), worker_id = $2
-                WHERE id = $1 AND state IN ('queued', 'running') AND attempt < max_attempts
-                RETURNING \(Self.jobColumns)
-                """, [jobID, workerID])
+        // The usual case is one atomic statement (one round trip); the rest needs a transaction.
+        let claimSQL = """
+            UPDATE jobs SET state = 'running', attempt = attempt + 1, started_at = now(), worker_id = $2
+            WHERE id = $1 AND state IN ('queued', 'running') AND attempt < max_attempts
+            RETURNING \(Self.jobColumns)
+            """
+        if let row = try db.query(claimSQL, [jobID, workerID]).first { return .claimed(try Self.jobRecord(row)) }
+        return try db.transaction { db in
+            let claimed = try db.query(claimSQL, [jobID, workerID])
             if let row = claimed.first { return .claimed(try Self.jobRecord(row)) }
             let exhausted = try db.query("""
                 UPDATE jobs SET state = 'failed', finished_at = now(),
@@ -215,41 +218,45 @@ public final class JobRepository {
     /// state is returned.
     @discardableResult
     public func recordSuccess(jobID: UUID, workerID: String, output: JobOutput, timings: JobTimings) throws -> SuccessOutcome {
-        try db.transaction { db in
-            let updated = try db.execute("""
+        // One statement, so one round trip and atomic on its own: the job's row, its timings and the
+        // worker's count change together or not at all (every data-modifying CTE runs to completion).
+        let updated: Int = try db.query("""
+            WITH done AS (
                 UPDATE jobs SET state = 'succeeded', finished_at = now(), output_uri = $2, sha256 = $3, bytes = $4,
                     worker_id = $5, started_at = coalesce(started_at, now())
                 WHERE id = $1 AND state IN ('queued', 'running')
-                """, [jobID, output.uri, output.sha256.lowercased(), output.bytes, workerID])
-            guard updated == 1 else {
-                guard let row = try db.query("SELECT state, output_uri, sha256, bytes FROM jobs WHERE id = $1", [jobID]).first else {
-                    return .notFound
-                }
-                var existing: JobOutput?
-                if let uri: String = try row.decodeIfPresent("output_uri"), let sha: String = try row.decodeIfPresent("sha256"),
-                   let bytes: Int64 = try row.decodeIfPresent("bytes") {
-                    existing = JobOutput(uri: uri, sha256: sha, bytes: bytes)
-                }
-                return .alreadyFinished(try row.decode("state"), existingOutput: existing)
-            }
-            try db.execute("""
+                RETURNING id, attempt, started_at, enqueued_at, created_at
+            ), timing AS (
                 INSERT INTO job_timings (job_id, attempt, worker_id, queue_wait_ms, tokenize_encode_ms, denoise_ms, denoise_step_ms,
                                          vae_decode_ms, png_encode_ms, store_ms, total_ms, peak_rss_bytes)
-                SELECT j.id, greatest(j.attempt, 1), $2,
-                       greatest(0, extract(epoch FROM j.started_at - coalesce(j.enqueued_at, j.created_at)) * 1000),
-                       $3, $4, $5::double precision[], $6, $7, $8, $9, $10
-                FROM jobs j WHERE j.id = $1
+                SELECT d.id, greatest(d.attempt, 1), $5,
+                       greatest(0, extract(epoch FROM d.started_at - coalesce(d.enqueued_at, d.created_at)) * 1000),
+                       $6, $7, $8::double precision[], $9, $10, $11, $12, $13
+                FROM done d
                 ON CONFLICT (job_id) DO UPDATE SET
                     attempt = EXCLUDED.attempt, worker_id = EXCLUDED.worker_id, queue_wait_ms = EXCLUDED.queue_wait_ms,
                     tokenize_encode_ms = EXCLUDED.tokenize_encode_ms, denoise_ms = EXCLUDED.denoise_ms,
                     denoise_step_ms = EXCLUDED.denoise_step_ms, vae_decode_ms = EXCLUDED.vae_decode_ms,
                     png_encode_ms = EXCLUDED.png_encode_ms, store_ms = EXCLUDED.store_ms, total_ms = EXCLUDED.total_ms,
                     peak_rss_bytes = EXCLUDED.peak_rss_bytes, recorded_at = now()
-                """, [jobID, workerID, timings.tokenizeEncodeMs, timings.denoiseMs, timings.denoiseStepMs, timings.vaeDecodeMs,
-                      timings.pngEncodeMs, timings.storeMs, timings.totalMs, timings.peakRSSBytes])
-            try db.execute("UPDATE workers SET jobs_done = jobs_done + 1, last_heartbeat_at = now() WHERE id = $1", [workerID])
-            return .recorded
+            ), worker AS (
+                UPDATE workers SET jobs_done = jobs_done + 1, last_heartbeat_at = now()
+                WHERE id = $5 AND EXISTS (SELECT 1 FROM done)
+            )
+            SELECT count(*)::bigint AS updated FROM done
+            """, [jobID, output.uri, output.sha256.lowercased(), output.bytes, workerID, timings.tokenizeEncodeMs,
+                  timings.denoiseMs, timings.denoiseStepMs, timings.vaeDecodeMs, timings.pngEncodeMs, timings.storeMs,
+                  timings.totalMs, timings.peakRSSBytes]).single().decode("updated")
+        if updated == 1 { return .recorded }
+        guard let row = try db.query("SELECT state, output_uri, sha256, bytes FROM jobs WHERE id = $1", [jobID]).first else {
+            return .notFound
         }
+        var existing: JobOutput?
+        if let uri: String = try row.decodeIfPresent("output_uri"), let sha: String = try row.decodeIfPresent("sha256"),
+           let bytes: Int64 = try row.decodeIfPresent("bytes") {
+            existing = JobOutput(uri: uri, sha256: sha, bytes: bytes)
+        }
+        return .alreadyFinished(try row.decode("state"), existingOutput: existing)
     }
 
     /// Appends `message` to the job's error history. A retryable failure puts the job back to queued (and

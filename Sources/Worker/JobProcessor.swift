@@ -242,6 +242,8 @@ public struct JobPathTiming: Sendable, Equatable {
     /// Claim to offset stored, less the generation itself: what the queue, the database and the
     /// image store add to each job.
     public var overheadNanos: UInt64 { offsetStored - claimStarted - min(generateNanos, offsetStored - claimStarted) }
+    /// The overhead less the image write: what the queue and the database alone add.
+    public var queueDatabaseNanos: UInt64 { overheadNanos - min(storeNanos, overheadNanos) }
     public var claimNanos: UInt64 { claimed - claimStarted }
     /// Handing generation to its thread and back, plus storing the image, less the generation.
     public var handoffAndStoreNanos: UInt64 { (generated - claimed) - min(generateNanos, generated - claimed) }

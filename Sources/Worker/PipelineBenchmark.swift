@@ -47,6 +47,9 @@ public struct PipelineBenchmark {
         public var workers: Int
         public var overheadMedianMs: Double
         public var overheadP95Ms: Double
+        /// The same less the image write (write, fsync, rename): the queue and database alone.
+        public var queueDatabaseMedianMs: Double
+        public var queueDatabaseP95Ms: Double
         /// Medians of the parts of the overhead.
         public var claimMedianMs: Double
         public var handoffAndStoreMedianMs: Double
@@ -188,6 +191,7 @@ public struct PipelineBenchmark {
         return DrainReport(
             jobs: timings.count, workers: config.workers,
             overheadMedianMs: ms(overhead, 0.5), overheadP95Ms: ms(overhead, 0.95),
+            queueDatabaseMedianMs: ms(timings.map(\.queueDatabaseNanos), 0.5), queueDatabaseP95Ms: ms(timings.map(\.queueDatabaseNanos), 0.95),
             claimMedianMs: ms(timings.map(\.claimNanos), 0.5), handoffAndStoreMedianMs: ms(timings.map(\.handoffAndStoreNanos), 0.5),
             storeMedianMs: ms(timings.map(\.storeNanos), 0.5), recordMedianMs: ms(timings.map(\.recordNanos), 0.5),
             offsetMedianMs: ms(timings.map(\.offsetNanos), 0.5), generateMedianMs: ms(timings.map(\.generateNanos), 0.5),

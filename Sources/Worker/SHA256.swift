@@ -48,7 +48,14 @@ public struct SHA256: Sendable {
     public static func hexDigest<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
         var h = SHA256()
         h.update(bytes)
-        return h.finalize().map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex = [UInt8]()
+        hex.reserveCapacity(64)
+        for byte in h.finalize() {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 
     private mutating func compress(_ block: [UInt8]) {

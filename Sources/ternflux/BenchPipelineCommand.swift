@@ -89,6 +89,7 @@ struct BenchPipelineCommand: ParsableCommand {
           mark enqueued  \(f(s.markEnqueuedSeconds)) s  \(f(s.markEnqueuedJobsPerSecond, 0)) jobs/s
         drain (\(d.jobs) jobs, \(d.workers) worker\(d.workers == 1 ? "" : "s")): \(f(d.jobsPerSecond, 0)) jobs/s, \(f(d.drainSeconds)) s
           per-job overhead (claim → offset stored, less generation): median \(f(d.overheadMedianMs, 3)) ms, p95 \(f(d.overheadP95Ms, 3)) ms
+          less the image write (queue + database alone): median \(f(d.queueDatabaseMedianMs, 3)) ms, p95 \(f(d.queueDatabaseP95Ms, 3)) ms
           medians: claim \(f(d.claimMedianMs, 3)) ms, hand-off + store image \(f(d.handoffAndStoreMedianMs, 3)) ms (store \(f(d.storeMedianMs, 3)) ms), record \(f(d.recordMedianMs, 3)) ms, store offset \(f(d.offsetMedianMs, 3)) ms; generate \(f(d.generateMedianMs, 3)) ms
         database: \(f(db.bytesPerFinishedJob, 0)) bytes per finished job (jobs \(db.jobsTableBytes) + job_timings \(db.jobTimingsTableBytes) bytes for \(db.finishedJobs) jobs)\(db.bytesPerQueuedJob.map { ", \(f($0, 0)) bytes per queued job" } ?? "")
         """
