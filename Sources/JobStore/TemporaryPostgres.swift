@@ -2,9 +2,9 @@ import Foundation
 
 /// A throw-away PostgreSQL server for tests and `ternflux bench pipeline`: `initdb` on a temporary data
 /// directory, listening only on a unix socket in a temporary directory (no TCP), fsync off unless
-/// `durable`. Started once per test process on first
-/// use and stopped when the process exits; directories left by earlier processes that died are
-/// removed on start. Each test takes a fresh database from `createDatabase()`.
+/// `durable`. `shared()` is started once per test process on first use and stopped when the process
+/// exits; directories left by earlier processes that died are removed on start. Each test takes a
+/// fresh database from `createDatabase()`.
 ///
 /// PostgreSQL refuses to run as root, so when the tests run as root the server runs as the `postgres`
 /// OS user (Debian's postgresql package creates it) via runuser, and the temporary directories are
