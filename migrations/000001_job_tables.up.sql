@@ -37,7 +37,7 @@ CREATE TABLE jobs (
     sha256       text             CHECK (sha256 ~ '^[0-9a-f]{64}$'),
     bytes        bigint           CHECK (bytes >= 0),
 
-    -- Every job that can still run or has run holds parameters within the limits (JobLimits in
+    -- Every job that can still run or has run holds parameters within the limits (StoredJobLimits in
     -- Sources/JobStore mirrors them). A job rejected for bad parameters is kept, failed, as it was received.
     CONSTRAINT jobs_parameters_within_limits CHECK (state = 'failed' OR (
         width  BETWEEN 16 AND 2048 AND width  % 16 = 0 AND

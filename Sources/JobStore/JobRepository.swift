@@ -74,12 +74,12 @@ public final class JobRepository {
     // MARK: submit
 
     /// Inserts a batch and all its jobs in one transaction (COPY for large batches). Every job is checked
-    /// against `JobLimits` first; the first bad one is reported by index and line and nothing is written.
+    /// against `StoredJobLimits` first; the first bad one is reported by index and line and nothing is written.
     public func createBatch(_ batch: NewBatch, jobs: [NewJob]) throws {
         for (index, job) in jobs.enumerated() {
-            var problems = JobLimits.violations(of: job.parameters)
-            if !JobLimits.maxAttemptsRange.contains(job.maxAttempts) {
-                problems.append("max attempts \(job.maxAttempts) must be between \(JobLimits.maxAttemptsRange.lowerBound) and \(JobLimits.maxAttemptsRange.upperBound)")
+            var problems = StoredJobLimits.violations(of: job.parameters)
+            if !StoredJobLimits.maxAttemptsRange.contains(job.maxAttempts) {
+                problems.append("max attempts \(job.maxAttempts) must be between \(StoredJobLimits.maxAttemptsRange.lowerBound) and \(StoredJobLimits.maxAttemptsRange.upperBound)")
             }
             if job.parameters.prompt.utf8.contains(0) { problems.append("prompt contains a NUL character") }
             if !problems.isEmpty { throw JobStoreError.invalidJob(index: index, line: job.line, problems: problems) }
@@ -172,7 +172,7 @@ public final class JobRepository {
     /// client). Creates its batch when missing. Returns true when it inserted the job.
     @discardableResult
     public func ensureJob(_ job: NewJob, batchID: UUID) throws -> Bool {
-        let problems = JobLimits.violations(of: job.parameters)
+        let problems = StoredJobLimits.violations(of: job.parameters)
         if !problems.isEmpty { throw JobStoreError.invalidJob(index: 0, line: job.line, problems: problems) }
         return try db.transaction { db in
             try db.execute("INSERT INTO batches (id, name, source, job_count) VALUES ($1, 'external', 'queue', 0) ON CONFLICT (id) DO NOTHING", [batchID])

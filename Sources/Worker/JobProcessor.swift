@@ -24,7 +24,7 @@ public final class JobProcessor {
     let producer: KafkaProducer
     let generator: any ImageGenerator
     let images: ImageStore
-    let limits: JobQueue.JobLimits
+    let limits: JobLimits
     let retryPolicy: RetryPolicy
     let jobTimeoutSeconds: Double
     let shutdown: ShutdownSignal
@@ -34,7 +34,7 @@ public final class JobProcessor {
     private var timing = JobPathTiming()
 
     public init(workerID: String, repository: JobRepository, producer: KafkaProducer, generator: any ImageGenerator,
-                images: ImageStore, limits: JobQueue.JobLimits = .standard, retryPolicy: RetryPolicy = RetryPolicy(),
+                images: ImageStore, limits: JobLimits = .standard, retryPolicy: RetryPolicy = RetryPolicy(),
                 jobTimeoutSeconds: Double, shutdown: ShutdownSignal, logger: Logger) {
         self.workerID = workerID
         self.repository = repository

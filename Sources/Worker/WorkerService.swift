@@ -16,7 +16,7 @@ public struct WorkerConfiguration: Sendable {
     public var shutdownGraceSeconds: Double = 60
     public var heartbeatSeconds: Double = 5
     public var retryPolicy = RetryPolicy()
-    public var limits = JobQueue.JobLimits.standard
+    public var limits = JobLimits.standard
     /// Stop after this many seconds without a record (nil: run until signalled). For scripts and tests.
     public var exitWhenIdleSeconds: Double?
     /// Stop after processing this many records (nil: no limit). For tests and benchmarks.

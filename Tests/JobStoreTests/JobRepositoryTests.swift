@@ -78,28 +78,28 @@ final class JobRepositoryTests: XCTestCase {
         }
     }
 
-    /// The database enforces the same limits as JobLimits for every job that is not failed.
+    /// The database enforces the same limits as StoredJobLimits for every job that is not failed.
     func testDatabaseConstraintsMatchJobLimits() throws {
         let (_, jobs) = try makeBatch(1)
         let id = jobs[0].id
         func accepts(_ assignment: String, _ value: PostgresEncodable) -> Bool {
             (try? db.transaction { try $0.execute("UPDATE jobs SET \(assignment) = $2 WHERE id = $1", [id, value]) }) != nil
         }
-        XCTAssertTrue(accepts("width", JobLimits.sideRange.upperBound))
-        XCTAssertFalse(accepts("width", JobLimits.sideRange.upperBound + JobLimits.sideMultiple))
+        XCTAssertTrue(accepts("width", StoredJobLimits.sideRange.upperBound))
+        XCTAssertFalse(accepts("width", StoredJobLimits.sideRange.upperBound + StoredJobLimits.sideMultiple))
         XCTAssertFalse(accepts("height", 17))
-        XCTAssertTrue(accepts("steps", JobLimits.stepsRange.upperBound))
-        XCTAssertFalse(accepts("steps", JobLimits.stepsRange.upperBound + 1))
+        XCTAssertTrue(accepts("steps", StoredJobLimits.stepsRange.upperBound))
+        XCTAssertFalse(accepts("steps", StoredJobLimits.stepsRange.upperBound + 1))
         XCTAssertFalse(accepts("steps", 0))
-        XCTAssertFalse(accepts("guidance", JobLimits.guidanceRange.upperBound + 0.5))
+        XCTAssertFalse(accepts("guidance", StoredJobLimits.guidanceRange.upperBound + 0.5))
         XCTAssertFalse(accepts("guidance", Double.nan))
-        XCTAssertTrue(accepts("prompt", String(repeating: "é", count: JobLimits.promptLength.upperBound)))
-        XCTAssertFalse(accepts("prompt", String(repeating: "é", count: JobLimits.promptLength.upperBound + 1)))
+        XCTAssertTrue(accepts("prompt", String(repeating: "é", count: StoredJobLimits.promptLength.upperBound)))
+        XCTAssertFalse(accepts("prompt", String(repeating: "é", count: StoredJobLimits.promptLength.upperBound + 1)))
         XCTAssertFalse(accepts("prompt", ""))
         XCTAssertFalse(accepts("model", ""))
         var p = Self.params()
-        p.prompt = String(repeating: "x", count: JobLimits.promptLength.upperBound + 1)
-        XCTAssertEqual(JobLimits.violations(of: p), ["prompt has 10001 characters; the limit is 10000"])
+        p.prompt = String(repeating: "x", count: StoredJobLimits.promptLength.upperBound + 1)
+        XCTAssertEqual(StoredJobLimits.violations(of: p), ["prompt has 10001 characters; the limit is 10000"])
     }
 
     func testMarkEnqueuedAndQueuedButNotEnqueued() throws {

@@ -1,7 +1,8 @@
-/// The parameter limits a job must meet to run. The `jobs_parameters_within_limits` CHECK constraint in
+/// The outer bounds a stored job's parameters must meet (the database's own invariant). The policy limits
+/// that submit and the worker enforce are `JobLimits` in JobQueue, always within these. The `jobs_parameters_within_limits` CHECK constraint in
 /// migrations/000001_job_tables.up.sql holds the same numbers (a test keeps them in step), so a job
 /// that breaks them can only be stored as failed.
-public enum JobLimits {
+public enum StoredJobLimits {
     public static let sideRange: ClosedRange<Int> = 16...2048
     /// Width and height are multiples of this: the VAE downsamples by 8 and FLUX packs 2×2 patches.
     public static let sideMultiple = 16
