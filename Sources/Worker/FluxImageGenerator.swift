@@ -11,13 +11,14 @@ public final class FluxImageGenerator: ImageGenerator, @unchecked Sendable {
     /// T5 sequence length used for every job (FluxPipeline's max_sequence_length).
     let maxSequenceLength: Int
 
-    public init(modelDirectory: URL, mode: ActivationMode, extraNames: [String] = [], maxSequenceLength: Int = 512) throws {
+    /// `maxSequenceLength` nil: the model's own default (`FluxPipeline.defaultMaxSequenceLength`).
+    public init(modelDirectory: URL, mode: ActivationMode, extraNames: [String] = [], maxSequenceLength: Int? = nil) throws {
         pipeline = try FluxPipeline(modelDirectory: modelDirectory, mode: mode)
         let folderName = modelDirectory.standardizedFileURL.lastPathComponent
         var names = extraNames.isEmpty ? ["default", folderName] : extraNames
         names = names.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         modelNames = names
-        self.maxSequenceLength = maxSequenceLength
+        self.maxSequenceLength = maxSequenceLength ?? pipeline.defaultMaxSequenceLength
     }
 
     public func generate(_ request: GenerationRequest, cancellation: JobCancellation) throws -> GeneratedImage {

@@ -20,7 +20,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Image width in pixels.") var width = 512
     @Option(help: "Image height in pixels.") var height = 512
     @Option(help: "Guidance scale (embedded when the model has a guidance embedder).") var guidance: Float = 3.5
-    @Option(name: .customLong("max-sequence-length"), help: "T5 tokens.") var maxSequenceLength = 512
+    @Option(name: .customLong("max-sequence-length"), help: "T5 tokens (default: the model's tokenizer_2 model_max_length when below 512, else 512).")
+    var maxSequenceLength: Int?
     @Option(help: "Output PNG file.") var out = "out.png"
     @Option(help: "Activation mode of ternary block linears: f32 or int8.") var mode = "f32"
     @Flag(help: "Print the time of every phase on stderr.") var timings = false
@@ -28,12 +29,13 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         let activation = try parseActivationMode(mode)
         let folder = try ModelFolder.resolve(flag: model)
-        let request = FluxPipeline.Request(prompt: prompt, seed: seed, steps: steps, width: width, height: height,
-                                           guidance: guidance, maxSequenceLength: maxSequenceLength)
+        var request = FluxPipeline.Request(prompt: prompt, seed: seed, steps: steps, width: width, height: height,
+                                           guidance: guidance, maxSequenceLength: maxSequenceLength ?? 512)
         // Reject a bad step count before loading weights; sizes depend on the VAE and are checked after loading.
         guard steps >= 1 else { throw FluxCommandError("--steps must be ≥ 1, got \(steps)") }
         var clock = Date()
         let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation)
+        if maxSequenceLength == nil { request.maxSequenceLength = pipeline.defaultMaxSequenceLength }
         try pipeline.validate(request)
         let loadSeconds = Date().timeIntervalSince(clock)
         clock = Date()

@@ -64,6 +64,10 @@ public final class FluxPipeline: @unchecked Sendable {
     public let text: FluxTextConditioner
     public let sampler: FluxSampler
     public let vae: VAEDecoder
+    /// The T5 length this model is run with unless a request says otherwise: `tokenizer_2`'s
+    /// `model_max_length` when it is below 512 (a model trained on short prompts records it there; FLUX has
+    /// no attention mask, so padding it never saw changes its output), else diffusers' default of 512.
+    public let defaultMaxSequenceLength: Int
 
     /// Loads and validates every component of a diffusers-layout folder. Block linears run in `mode`.
     public init(modelDirectory: URL, mode: ActivationMode = .f32) throws {
@@ -79,6 +83,17 @@ public final class FluxPipeline: @unchecked Sendable {
         sampler = try FluxSampler(transformer: transformer, scheduler: scheduler,
                                   vaeScaleFactor: 1 << (vae.config.blockOutChannels.count - 1))
         text = try FluxTextConditioner(modelDirectory: modelDirectory, mode: mode)
+        defaultMaxSequenceLength = Self.tokenizerMaxLength(folder.directory("tokenizer_2")) ?? 512
+    }
+
+    /// `model_max_length` of a tokenizer folder's tokenizer_config.json, when it is a usable T5 length.
+    static func tokenizerMaxLength(_ directory: URL) -> Int? {
+        let url = directory.appendingPathComponent("tokenizer_config.json")
+        guard let data = try? Data(contentsOf: url),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let value = object["model_max_length"] as? NSNumber else { return nil }
+        let length = value.doubleValue
+        return length >= 1 && length < 512 ? Int(length) : nil
     }
 
     public var transformer: FluxTransformer { sampler.transformer }
