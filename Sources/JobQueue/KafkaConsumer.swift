@@ -21,6 +21,8 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// safety net): handed out by `poll` after resuming, dropped if their partition is revoked.
     private var held: [ConsumedMessage] = []
     private var closed = false
+    /// Runs `runWhilePolling`'s jobs; replaced when a job was abandoned still running.
+    private var jobThread: JobThread?
 
     public init(configuration: KafkaConsumerConfiguration) throws {
         guard !configuration.topics.isEmpty else {
@@ -179,15 +181,19 @@ public final class KafkaConsumer: @unchecked Sendable {
         let cancellation = JobCancellation()
         let waker = PollWaker(queue: consumerQueue)
         defer { waker.disarm() }
-        let thread = Thread {
-            let result = Result { try job(cancellation) }
-            box.set(result)
-            // Wake the owner's poll so the job's end is noticed at once, not after the interval.
-            waker.wake()
+        if jobThread == nil || jobThread!.isBusy {
+            jobThread?.retire() // an abandoned job still runs there: it exits once that job returns
+            jobThread = JobThread(name: "ternflux-job")
         }
-        thread.name = "ternflux-job"
         let started = DispatchTime.now().uptimeNanoseconds
-        thread.start()
+        jobThread!.run {
+            let result = Result { try job(cancellation) }
+            return {
+                box.set(result)
+                // Wake the owner's poll so the job's end is noticed at once, not after the interval.
+                waker.wake()
+            }
+        }
         // A job that ends within one poll interval needs no polling: waiting for it without pausing keeps
         // the records already fetched (pausing drops them, and fetching resumes only after a delay).
         if let result = box.wait(milliseconds: min(pollIntervalMilliseconds, fastPathMilliseconds)) {
@@ -222,6 +228,8 @@ public final class KafkaConsumer: @unchecked Sendable {
     public func close(timeoutSeconds: Double = 10) throws {
         if closed { return }
         closed = true
+        jobThread?.retire()
+        jobThread = nil
         let start = DispatchTime.now().uptimeNanoseconds
         func remaining() -> Double { max(0.5, timeoutSeconds - Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
         var firstError: KafkaError?
@@ -353,6 +361,55 @@ private final class PollWaker: @unchecked Sendable {
 
     func disarm() {
         lock.lock(); queue = nil; lock.unlock()
+    }
+}
+
+/// One long-lived thread that runs jobs one at a time: starting a thread per job costs milliseconds on
+/// a busy machine. A job's work returns what publishes its result; the thread counts as idle again
+/// before publishing, so the owner can hand it the next job as soon as it sees the result.
+private final class JobThread: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var work: (() -> (() -> Void))?
+    private var busy = false
+    private var retired = false
+
+    init(name: String) {
+        let thread = Thread { [self] in loop() }
+        thread.name = name
+        thread.start()
+    }
+
+    var isBusy: Bool { condition.lock(); defer { condition.unlock() }; return busy }
+
+    func run(_ job: @escaping () -> (() -> Void)) {
+        condition.lock()
+        work = job
+        busy = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Lets the thread exit once it is idle (after a job still running returns).
+    func retire() {
+        condition.lock()
+        retired = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while work == nil && !retired { condition.wait() }
+            guard let job = work else { condition.unlock(); return }
+            work = nil
+            condition.unlock()
+            let publish = job()
+            condition.lock()
+            busy = false
+            condition.unlock()
+            publish()
+        }
     }
 }
 
