@@ -1,6 +1,7 @@
 import FluxModel
 import Foundation
 import JobQueue
+import JobStore
 
 /// A generator that answers every request with the same tiny image, so that `ternflux bench pipeline`
 /// and the queue/database tests measure the job path alone, not the model.
@@ -18,7 +19,7 @@ public struct FixedImageGenerator: ImageGenerator {
         png = try PNGWriter.encodeRGB(pixels, width: 16, height: 16)
     }
 
-    public func generate(_ request: GenerationRequest, cancellation: JobCancellation) throws -> GeneratedImage {
+    public func generate(_ request: JobParameters, cancellation: JobCancellation) throws -> GeneratedImage {
         let end = Date().addingTimeInterval(delaySeconds)
         while Date() < end {
             if cancellation.isCancelled { throw GenerationCancelled(reason: "cancelled while generating") }

@@ -1,6 +1,7 @@
 import FluxModel
 import Foundation
 import JobQueue
+import JobStore
 import TernaryTensors
 
 /// The model-backed generator: one FluxPipeline loaded at start (weights memory-mapped, so the worker
@@ -21,7 +22,7 @@ public final class FluxImageGenerator: ImageGenerator, @unchecked Sendable {
         self.maxSequenceLength = maxSequenceLength ?? pipeline.defaultMaxSequenceLength
     }
 
-    public func generate(_ request: GenerationRequest, cancellation: JobCancellation) throws -> GeneratedImage {
+    public func generate(_ request: JobParameters, cancellation: JobCancellation) throws -> GeneratedImage {
         var r = FluxPipeline.Request(prompt: request.prompt, seed: UInt64(request.seed), steps: request.steps,
                                      width: request.width, height: request.height, guidance: Float(request.guidance))
         r.maxSequenceLength = maxSequenceLength

@@ -1,26 +1,6 @@
 import Foundation
 import JobQueue
-
-/// What one job asks the model for.
-public struct GenerationRequest: Sendable, Equatable {
-    public var prompt: String
-    public var seed: Int64
-    public var width: Int
-    public var height: Int
-    public var steps: Int
-    public var guidance: Double
-    public var model: String
-
-    public init(prompt: String, seed: Int64, width: Int, height: Int, steps: Int, guidance: Double, model: String) {
-        self.prompt = prompt
-        self.seed = seed
-        self.width = width
-        self.height = height
-        self.steps = steps
-        self.guidance = guidance
-        self.model = model
-    }
-}
+import JobStore
 
 /// Seconds spent in each phase of one generation (the worker adds queue wait, store and total).
 public struct GenerationTimings: Sendable, Equatable {
@@ -55,10 +35,10 @@ public struct GenerationCancelled: Error, CustomStringConvertible {
     public var description: String { "generation stopped: \(reason)" }
 }
 
-/// Turns a request into a PNG. The worker owns one, loaded once at start. `cancellation` is set when the
+/// Turns a job's parameters into a PNG. The worker owns one, loaded once at start. `cancellation` is set when the
 /// job passes its time limit or the worker must give it back; generators check it between denoising steps.
 public protocol ImageGenerator: Sendable {
     /// Model names this generator answers to (`default` and the folder's name, for instance).
     var modelNames: [String] { get }
-    func generate(_ request: GenerationRequest, cancellation: JobCancellation) throws -> GeneratedImage
+    func generate(_ request: JobParameters, cancellation: JobCancellation) throws -> GeneratedImage
 }

@@ -122,8 +122,7 @@ public final class JobProcessor {
 
         let started = DispatchTime.now().uptimeNanoseconds
         timing.claimed = started
-        let request = GenerationRequest(prompt: job.prompt, seed: job.seed, width: job.width, height: job.height,
-                                        steps: job.steps, guidance: job.guidance, model: job.model)
+        let request = job.parameters
         let generator = self.generator
         let images = self.images
         let run = try consumer.runWhilePolling(timeoutSeconds: jobTimeoutSeconds, deadline: shutdown.deadline) { cancellation in
