@@ -189,7 +189,7 @@ public final class JobRepository {
 
     /// Fails a job that cannot run (bad parameters, unknown model, unreadable fields) with `message`.
     /// A job already in the store gets a terminal failure; one that is not is inserted, failed, with
-    /// whatever fields could be read (`parameters` nil: empty placeholders) under `batchID`, or under the
+    /// whatever fields could be read (`parameters` nil: empty values) under `batchID`, or under the
     /// all-zero "unbatched" batch when no batch id could be read.
     public func recordRejection(jobID: UUID, batchID: UUID?, parameters: JobParameters?, workerID: String, message: String) throws -> FailureOutcome {
         try db.transaction { db in
