@@ -46,15 +46,15 @@ public struct KernelBenchmark: Sendable {
     /// variants in turn, so a load change on the machine hits them alike; the best time of each is kept.
     public func run(m: Int, k: Int, n: Int) -> [KernelBenchmarkResult] {
         openblas_set_num_threads(Int32(threads))
-        var rng = BenchRandom(seed: UInt64(m * 31 + k * 7 + n))
+        var rng = SplitMix64(seed: UInt64(m * 31 + k * 7 + n))
         let x = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * k)
         let wq = UnsafeMutableBufferPointer<Int8>.allocate(capacity: n * k)
         let w = UnsafeMutableBufferPointer<Float>.allocate(capacity: n * k)
         let y = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * n)
         let yRef = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * n)
         defer { x.deallocate(); wq.deallocate(); w.deallocate(); y.deallocate(); yRef.deallocate() }
-        for i in 0..<(m * k) { x[i] = rng.symmetric() }
-        let scale = (0..<n).map { _ in 0.01 + 0.02 * rng.uniform() }
+        for i in 0..<(m * k) { x[i] = rng.signed() }
+        let scale = (0..<n).map { _ in 0.01 + 0.02 * rng.unit() }
         for row in 0..<n {
             for c in 0..<k {
                 let q = rng.trit()
@@ -151,20 +151,4 @@ public struct KernelBenchmark: Sendable {
         }
         return env
     }
-}
-
-/// SplitMix64 for benchmark data (deterministic, fast).
-struct BenchRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
-    mutating func symmetric() -> Float { uniform() * 2 - 1 }
-    mutating func trit() -> Int8 { Int8(Int(next() % 3) - 1) }
 }

@@ -43,11 +43,11 @@ final class CheckpointQuantizerTests: XCTestCase {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try Data(#"{"_class_name": "FluxTransformer2DModel", "num_layers": 1, "num_single_layers": 1}"#.utf8)
             .write(to: folder.appendingPathComponent("config.json"))
-        var rng = SplitMixRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var values: [String: [Float]] = [:]
         var entries: [(info: TensorInfo, data: [UInt8])] = []
         for (name, shape) in layout() {
-            let v = (0..<shape.reduce(1, *)).map { _ in rng.uniform() * 0.1 }
+            let v = (0..<shape.reduce(1, *)).map { _ in rng.signed() * 0.1 }
             let data = TensorInfo.encode(v, as: .bf16)
             values[name] = data.withUnsafeBytes { raw in
                 (0..<v.count).map { Float(bitPattern: UInt32(raw.load(fromByteOffset: 2 * $0, as: UInt16.self)) << 16) }
@@ -123,8 +123,8 @@ final class CheckpointQuantizerTests: XCTestCase {
                 let layer = try out.linear(prefix, mode: .f32)
                 XCTAssertTrue(layer is TernaryLinear, prefix)
                 let dense = DenseLinear(weight: expected.dequantized(), bias: values["\(prefix).bias"], inFeatures: k, outFeatures: n)
-                var rng = SplitMixRandom(seed: 3)
-                let x = Tensor(shape: [3, k], storage: (0..<(3 * k)).map { _ in rng.uniform() })
+                var rng = SplitMix64(seed: 3)
+                let x = Tensor(shape: [3, k], storage: (0..<(3 * k)).map { _ in rng.signed() })
                 let (a, b) = (layer(x), dense(x))
                 for i in 0..<a.count { XCTAssertEqual(a.storage[i], b.storage[i], accuracy: 1e-5, prefix) }
             }

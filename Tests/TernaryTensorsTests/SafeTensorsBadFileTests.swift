@@ -139,7 +139,7 @@ final class SafeTensorsBadFileTests: XCTestCase {
         let header = "{\"__metadata__\":{\"format\":\"pt\"},\(entry("a", "F32", [2, 2], 0, 16)),\(entry("b", "BF16", [3], 16, 22)),\(entry("c", "I64", [1], 24, 32))}"
         let valid = craftSafeTensors(header: header, data: [UInt8](repeating: 0x3f, count: 32))
         XCTAssertNoThrow(try parseSafeTensors(valid))
-        var rng = SplitMixRandom(seed: 1234)
+        var rng = SplitMix64(seed: 1234)
         var failures = 0
         for _ in 0..<3000 {
             var bytes = valid
@@ -166,7 +166,7 @@ final class SafeTensorsBadFileTests: XCTestCase {
 
     /// Structure-aware fuzzing: headers assembled from random (often hostile) field values.
     func testRandomHeadersNeverTrap() throws {
-        var rng = SplitMixRandom(seed: 77)
+        var rng = SplitMix64(seed: 77)
         let dtypes = ["F32", "F16", "BF16", "I8", "U8", "I32", "I64", "F64", "BOOL", "", "f32", "\\u0046\\u0033\\u0032"]
         let numbers = ["0", "1", "2", "3", "4", "7", "8", "16", "-1", "1.0", "1e3", "9223372036854775807", "9223372036854775808",
                        "18446744073709551616", "4611686018427387904", "\"4\"", "null", "[]", "{}", "true"]

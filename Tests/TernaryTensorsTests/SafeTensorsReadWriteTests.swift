@@ -109,13 +109,13 @@ final class SafeTensorsReadWriteTests: XCTestCase {
         for (b, f) in zip(bits, bf) { XCTAssertEqual(f.bitPattern, UInt32(b) << 16) }
 
         // fp32 → half: every half value, the midpoints between neighbours (ties to even) and random values.
-        var rng = SplitMixRandom(seed: 7)
+        var rng = SplitMix64(seed: 7)
         var samples: [Float] = converted.filter { !$0.isNaN }
         for b in 0..<UInt16(0x7bff) {
             let lo = Float(Float16(bitPattern: b)), hi = Float(Float16(bitPattern: b + 1))
             samples.append((lo + hi) / 2)
         }
-        for _ in 0..<20000 { samples.append(rng.uniform() * Float(1 << (rng.below(40))) / 65536) }
+        for _ in 0..<20000 { samples.append(rng.signed() * Float(1 << (rng.below(40))) / 65536) }
         samples += [70000, -65520, 65519, .infinity, -.infinity, 1e-9, -6e-8]
         let half = TensorInfo.encode(samples, as: .f16)
         let bf16 = TensorInfo.encode(samples, as: .bf16)

@@ -1,23 +1,6 @@
 import CTernaryKernels
 import XCTest
 @testable import TernaryTensors
-
-/// Deterministic generator for test data (SplitMix64).
-struct TestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
-    mutating func symmetric() -> Float { uniform() * 2 - 1 }
-    mutating func trit() -> Int8 { Int8(Int(next() % 3) - 1) }
-}
-
 /// One random GEMM problem: X [m, k], ternary W [n, k], scale [n], optional bias [n].
 struct GemmCase {
     let m: Int, k: Int, n: Int
@@ -27,13 +10,13 @@ struct GemmCase {
     var bias: [Float]?
 
     init(m: Int, k: Int, n: Int, seed: UInt64, withBias: Bool, zeroRows: [Int] = [], zeroScales: Bool = false) {
-        var rng = TestRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         self.m = m; self.k = k; self.n = n
-        x = (0..<(m * k)).map { _ in rng.symmetric() * 3 }
+        x = (0..<(m * k)).map { _ in rng.signed() * 3 }
         for r in zeroRows where r < m { for c in 0..<k { x[r * k + c] = 0 } }
         w = (0..<(n * k)).map { _ in rng.trit() }
-        scale = (0..<n).map { j in zeroScales || j % 7 == 3 ? 0 : 0.01 + rng.uniform() }
-        bias = withBias ? (0..<n).map { _ in rng.symmetric() } : nil
+        scale = (0..<n).map { j in zeroScales || j % 7 == 3 ? 0 : 0.01 + rng.unit() }
+        bias = withBias ? (0..<n).map { _ in rng.signed() } : nil
     }
 
     /// fp64 reference of y = γ Σ x·w + b, plus Σ|x·w|·γ per element (the scale of the rounding error).

@@ -69,7 +69,7 @@ final class TernaryQuantizerTests: XCTestCase {
     }
 
     func testPackUnpackRoundTripsThroughSwiftAPI() throws {
-        var rng = SplitMixRandom(seed: 99)
+        var rng = SplitMix64(seed: 99)
         for format in TernaryFormat.allCases {
             for (n, k) in [(1, 1), (3, 5), (2, 127), (4, 128), (5, 129), (2, 640), (3, 3077), (0, 7), (2, 0)] {
                 let q = (0..<(n * k)).map { _ in Int8(rng.below(3)) - 1 }

@@ -50,11 +50,11 @@ public final class RandomTernaryWeights: WeightSource, @unchecked Sendable {
         let count = shape.reduce(1, *)
         if vectorShapes[name] != nil {
             // RMSNorm weights: around one.
-            return Tensor(shape: shape, storage: (0..<count).map { _ in 1 + 0.1 * rng.nextSigned() })
+            return Tensor(shape: shape, storage: (0..<count).map { _ in 1 + 0.1 * rng.signed() })
         }
         let fanIn = shape.count == 2 ? shape[1] : 1
         let amplitude = shape.count == 2 ? Float(1.0 / Double(fanIn).squareRoot()) * 1.7 : 0.02
-        return Tensor(shape: shape, storage: (0..<count).map { _ in amplitude * rng.nextSigned() })
+        return Tensor(shape: shape, storage: (0..<count).map { _ in amplitude * rng.signed() })
     }
 
     public func linear(_ prefix: String, mode: ActivationMode) throws -> any LinearLayer {
@@ -75,7 +75,7 @@ public final class RandomTernaryWeights: WeightSource, @unchecked Sendable {
         packedBytes += storage.count
         // About half the codes are zero, so a row of ±1s has ~K/2 non-zeros: scale 1/√(K/2) keeps unit variance.
         let base = Float(1.0 / (Double(l.inFeatures) / 2).squareRoot())
-        let scale = (0..<l.outFeatures).map { _ in base * (0.8 + 0.4 * rng.nextUnit()) }
+        let scale = (0..<l.outFeatures).map { _ in base * (0.8 + 0.4 * rng.unit()) }
         return try TernaryLinear(packed: storage.contents, owner: storage, scale: scale, bias: bias, format: format,
                                  inFeatures: l.inFeatures, outFeatures: l.outFeatures, mode: mode)
     }
@@ -127,24 +127,6 @@ public final class RandomTernaryWeights: WeightSource, @unchecked Sendable {
         return h
     }
 }
-
-/// SplitMix64: a small, fast, seedable generator for benchmark weights (not for sampling noise).
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    mutating func nextUnit() -> Float { Float(next() >> 40) / Float(1 << 24) }
-    /// Uniform in [-1, 1).
-    mutating func nextSigned() -> Float { 2 * nextUnit() - 1 }
-}
-
 extension TernaryFormat {
     /// Input features per packing unit; rows whose length is not a multiple carry zero padding.
     var valuesPerPaddingUnit: Int { self == .i2 ? 128 : 5 }
