@@ -159,22 +159,22 @@ public final class JobProcessor {
             log.info("succeeded", metadata: ["seconds": "\(String(format: "%.3f", total))", "bytes": "\(stored.bytes)"])
             return .succeeded(job.jobID)
         case .finished(.failure(let error)):
-            if shutdown.isRequested, error is GenerationCancelled {
-                try repository.release(jobID: job.jobID, workerID: workerID)
-                log.notice("shutting down: job handed back unfinished")
-                return .givenBack(job.jobID)
-            }
+            if shutdown.isRequested, error is GenerationCancelled { return try handBack(job, logger: log) }
             failure = "\(error)"
         case .timedOut:
-            if shutdown.isRequested {
-                try repository.release(jobID: job.jobID, workerID: workerID)
-                log.notice("shutting down: job handed back unfinished")
-                return .givenBack(job.jobID)
-            }
+            if shutdown.isRequested { return try handBack(job, logger: log) }
             failure = "job exceeded the worker's time limit of \(Int(jobTimeoutSeconds)) s"
         }
         _ = claimed
         return try recordFailure(job: job, message: failure, record: record, logger: log)
+    }
+
+    /// Shutting down and the grace period passed: the job goes back to queued unfinished and its offset is
+    /// not stored, so the group delivers it again.
+    func handBack(_ job: JobMessage, logger log: Logger) throws -> JobOutcome {
+        try repository.release(jobID: job.jobID, workerID: workerID)
+        log.notice("shutting down: job handed back unfinished")
+        return .givenBack(job.jobID)
     }
 
     /// A failed attempt: retried with backoff while attempts remain, else failed and dead-lettered.

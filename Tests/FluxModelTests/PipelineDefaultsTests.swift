@@ -4,11 +4,8 @@ import XCTest
 
 /// A model folder states the T5 length it was trained with in tokenizer_2's `model_max_length`.
 final class PipelineDefaultsTests: XCTestCase {
-    var packageRoot: URL {
-        var dir = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { dir.deleteLastPathComponent() }
-        return dir
-    }
+    /// The package root: the folder holding Tests/Fixtures.
+    var packageRoot: URL { FluxFixtures.root.deletingLastPathComponent().deletingLastPathComponent() }
 
     func testShippedModelRunsWithItsTrainingLengthAndFixtureWithDiffusersDefault() throws {
         XCTAssertEqual(FluxPipeline.tokenizerMaxLength(packageRoot.appendingPathComponent("models/default/tokenizer_2")), 32)

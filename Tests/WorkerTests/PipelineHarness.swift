@@ -50,13 +50,16 @@ final class PipelineHarness {
         return plan
     }
 
-    static var binary: URL {
+    /// The package root (the folder holding Package.swift).
+    static var packageRoot: URL {
         var dir = URL(fileURLWithPath: #filePath)
         while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
             dir.deleteLastPathComponent()
         }
-        return dir.appendingPathComponent(".build/debug/ternflux")
+        return dir
     }
+
+    static var binary: URL { packageRoot.appendingPathComponent(".build/debug/ternflux") }
 
     /// Starts a `ternflux worker` process serving the fixed tiny image.
     @discardableResult

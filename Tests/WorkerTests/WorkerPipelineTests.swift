@@ -154,9 +154,7 @@ final class WorkerPipelineTests: XCTestCase {
 /// The worker with the real model path: the tiny fixture FLUX pipeline generates a real PNG.
 final class ModelBackedWorkerTests: XCTestCase {
     func testFluxGeneratorServesAJobEndToEnd() throws {
-        var root = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) { root.deleteLastPathComponent() }
-        let generator = try FluxImageGenerator(modelDirectory: root.appendingPathComponent("Tests/Fixtures/tiny-flux"),
+        let generator = try FluxImageGenerator(modelDirectory: PipelineHarness.packageRoot.appendingPathComponent("Tests/Fixtures/tiny-flux"),
                                                mode: .f32, maxSequenceLength: 32)
         XCTAssertEqual(generator.modelNames, ["default", "tiny-flux"])
         let h = try PipelineHarness(partitions: 1)
