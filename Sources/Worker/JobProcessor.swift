@@ -56,7 +56,15 @@ public final class JobProcessor {
         timing = JobPathTiming()
         let outcome = try handle(record, consumer: consumer)
         if case .givenBack = outcome { return outcome }
-        try consumer.storeOffset(for: record)
+        do {
+            try consumer.storeOffset(for: record)
+        } catch let error as KafkaError where error.isNotAssigned {
+            // A rebalance took the partition while the job ran: the outcome is recorded, so the new owner
+            // skips the record as finished. Not an infrastructure failure; move on.
+            logger.info("partition revoked before the offset was stored; its new owner will skip the finished job",
+                        metadata: ["partition": "\(record.partition)", "offset": "\(record.offset)"])
+            return outcome
+        }
         if timing.claimStarted != 0 && timing.recorded != 0 {
             timing.offsetStored = DispatchTime.now().uptimeNanoseconds
             lastTiming = timing

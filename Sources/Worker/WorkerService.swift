@@ -111,28 +111,16 @@ public final class WorkerService {
             guard let record = try consumer.poll(timeoutMilliseconds: 200) else { continue }
             idleSince = Date()
             processed += 1
-            do {
-                let outcome = try processor.process(record, consumer: consumer)
+            // Database or broker trouble is retried with the record in hand (WorkerRecovery.swift).
+            if let outcome = try processUntilRecorded(record, processor: processor, consumer: consumer, repository: repository) {
                 outcomes.append(outcome)
                 if config.collectPathTimings, let timing = processor.lastTiming { pathTimings.append(timing) }
-            } catch {
-                // Database or broker trouble: the offset is not stored, so the record comes back.
-                logger.error("could not record the outcome; the record will be delivered again",
-                             metadata: ["error": "\(error)", "partition": "\(record.partition)", "offset": "\(record.offset)"])
-                try? repository.heartbeat(workerID: config.workerID)
-                Thread.sleep(forTimeInterval: 1)
-                try rewind(consumer, to: record)
             }
         }
         logger.info("leaving the consumer group")
         try consumer.close()
         try? repository.markWorkerStopped(workerID: config.workerID)
         logger.info("worker stopped", metadata: ["records": "\(processed)"])
-    }
-
-    /// Re-reads `record` after a failure to record it (seek back on its partition).
-    func rewind(_ consumer: KafkaConsumer, to record: ConsumedMessage) throws {
-        try consumer.seek(TopicPartition(topic: record.topic, partition: record.partition), offset: record.offset)
     }
 
     /// Connects, retrying with backoff while the service is unreachable; gives up on shutdown.

@@ -2,6 +2,7 @@
 # Debian's server binaries refuse to run as root, so the cluster is owned by the `postgres` OS user.
 #   pg_local_start DIR   → initdb (first time) and start on a unix socket in DIR/socket; sets PG_CONNINFO
 #   pg_local_stop DIR    → fast shutdown
+# PG_EXTRA_OPTS adds server options (e.g. "-c shared_preload_libraries=pg_stat_statements").
 PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
 
 pg_as_owner() {
@@ -22,7 +23,7 @@ pg_local_start() {
             || { cat "$dir/initdb.log" >&2; return 1; }
     fi
     pg_as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-        -o "-c listen_addresses='' -c unix_socket_directories='$dir/socket' -c fsync=off -c max_connections=200" start >/dev/null \
+        -o "-c listen_addresses='' -c unix_socket_directories='$dir/socket' -c fsync=off -c max_connections=200 ${PG_EXTRA_OPTS:-}" start >/dev/null \
         || { tail -n 20 "$dir/postgres.log" >&2; return 1; }
     pg_as_owner "$PG_BIN/psql" -h "$dir/socket" -U ternflux -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='ternflux'" | grep -q 1 \
         || pg_as_owner "$PG_BIN/createdb" -h "$dir/socket" -U ternflux ternflux

@@ -1,0 +1,60 @@
+import Foundation
+import JobQueue
+import JobStore
+import Logging
+
+extension WorkerService {
+    /// Processes `record` until its outcome is recorded, or until the record is no longer this member's
+    /// to process (its partition was revoked, or the worker is shutting down); returns nil then.
+    ///
+    /// A failure to record (PostgreSQL restarted or unreachable, the broker down) keeps the record in hand:
+    /// the database session is re-established when it broke, the worker waits while polling (heartbeats and
+    /// rebalances go on, the paused partitions fetch nothing new) and processes the same record again. Its
+    /// offset is never stored before its outcome is, and no later record of the partition is taken first, so
+    /// nothing is skipped. (The chaos run found the two ways the earlier seek-back approach failed: the session
+    /// was never re-established, so one PostgreSQL restart stalled every worker for good; and a seek during a
+    /// rebalance timed out and stopped the worker.)
+    func processUntilRecorded(_ record: ConsumedMessage, processor: JobProcessor, consumer: KafkaConsumer,
+                              repository: JobRepository) throws -> JobOutcome? {
+        var delay = 0.5
+        while true {
+            do {
+                return try processor.process(record, consumer: consumer)
+            } catch {
+                logger.error("could not record the outcome; will retry the record", metadata: [
+                    "error": "\(error)", "partition": "\(record.partition)", "offset": "\(record.offset)"])
+                Self.reconnectIfBroken(repository.db, after: error, logger: logger)
+                let wait = delay
+                let shutdown = self.shutdown
+                _ = try consumer.runWhilePolling(timeoutSeconds: nil, deadline: shutdown.deadline) { cancellation in
+                    let end = Date().addingTimeInterval(wait)
+                    while Date() < end && !cancellation.isCancelled && !shutdown.isRequested { usleep(20_000) }
+                }
+                delay = min(delay * 2, 5)
+                if shutdown.isRequested {
+                    logger.notice("shutting down: the record is left unrecorded for the next owner",
+                                  metadata: ["partition": "\(record.partition)", "offset": "\(record.offset)"])
+                    return nil
+                }
+                if !consumer.assignment.contains(TopicPartition(topic: record.topic, partition: record.partition)) {
+                    logger.notice("partition revoked while retrying; its new owner processes the record",
+                                  metadata: ["partition": "\(record.partition)", "offset": "\(record.offset)"])
+                    return nil
+                }
+            }
+        }
+    }
+
+    /// Re-establishes the session after a connection failure (a server restart closes every session; libpq
+    /// does not reconnect by itself). A server still down leaves it broken; the next retry tries again.
+    static func reconnectIfBroken(_ db: PostgresConnection, after error: Error, logger: Logger) {
+        let connectionError = (error as? PostgresError)?.isConnectionError ?? false
+        guard connectionError || !db.isConnected else { return }
+        do {
+            try db.reset()
+            logger.notice("reconnected to PostgreSQL")
+        } catch {
+            logger.warning("PostgreSQL still unreachable", metadata: ["error": "\(error)"])
+        }
+    }
+}
