@@ -6,9 +6,13 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Performance benchmarks.",
         subcommands: [
+            BenchDensityCommand.self,
             BenchFluxStepCommand.self,
+            BenchGenerateCommand.self,
             BenchKernelsCommand.self,
+            BenchMakeFluxCommand.self,
             BenchPipelineCommand.self,
+            BenchReplicaCommand.self,
         ]
     )
 }

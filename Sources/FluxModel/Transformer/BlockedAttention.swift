@@ -29,8 +29,10 @@ enum BlockedAttention {
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, tasks))
         let tasksPerWorker = (tasks + workers - 1) / workers
         DispatchQueue.concurrentPerform(iterations: workers) { w in
+            // One score block and one row of softmax sums per worker, reused for all its tasks.
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: rb * n)
-            defer { scores.deallocate() }
+            let inverseSums = UnsafeMutablePointer<Float>.allocate(capacity: rb)
+            defer { scores.deallocate(); inverseSums.deallocate() }
             let q = UnsafePointer<Float>(bitPattern: qa)!, k = UnsafePointer<Float>(bitPattern: ka)!
             let v = UnsafePointer<Float>(bitPattern: va)!, out = UnsafeMutablePointer<Float>(bitPattern: oa)!
             let first = w * tasksPerWorker
@@ -49,7 +51,6 @@ enum BlockedAttention {
                 // scores[rows, n] = scale · Q_block · Kᵀ
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n), Int32(headDim),
                             scale, qb, Int32(rowStride), kb, Int32(rowStride), 0, scores, Int32(n))
-                var inverseSums = [Float](repeating: 0, count: rows)
                 for r in 0..<rows {
                     let s = scores + r * n
                     var m = -Float.infinity

@@ -3,6 +3,8 @@ import TernaryTensors
 
 /// Buffers shared by all blocks of one forward pass, laid out per batch item as the joint sequence
 /// [text (T rows), image (S rows)] of width `dim`, so that no block ever concatenates or splits.
+/// Every element is written before it is read in each pass, so a workspace is reused from step to step
+/// (`FluxTransformer` keeps the last one) without clearing.
 final class FluxWorkspace {
     let batch: Int, textLength: Int, imageLength: Int, dim: Int, mlp: Int
     var n: Int { textLength + imageLength }
@@ -65,12 +67,15 @@ struct FluxDoubleBlock {
                 addQ.apply(X, rows: t, first: txt, into: Q)
                 addK.apply(X, rows: t, first: txt, into: K)
                 addV.apply(X, rows: t, first: txt, into: V)
-                RowOps.rmsNormHeads(Q + img * d, rows: s, rowStride: d, heads: heads, headDim: headDim, weight: normQ)
-                RowOps.rmsNormHeads(K + img * d, rows: s, rowStride: d, heads: heads, headDim: headDim, weight: normK)
-                RowOps.rmsNormHeads(Q + txt * d, rows: t, rowStride: d, heads: heads, headDim: headDim, weight: normAddedQ)
-                RowOps.rmsNormHeads(K + txt * d, rows: t, rowStride: d, heads: heads, headDim: headDim, weight: normAddedK)
-                rope.apply(Q + txt * d, rows: n, rowStride: d, heads: heads, firstPosition: 0)
-                rope.apply(K + txt * d, rows: n, rowStride: d, heads: heads, firstPosition: 0)
+                // q/k RMSNorm and RoPE in one pass; the joint sequence is [text (positions 0..<t), image].
+                RowOps.rmsNormHeads(Q + img * d, rows: s, rowStride: d, heads: heads, headDim: headDim, weight: normQ,
+                                    rope: rope, firstPosition: t)
+                RowOps.rmsNormHeads(K + img * d, rows: s, rowStride: d, heads: heads, headDim: headDim, weight: normK,
+                                    rope: rope, firstPosition: t)
+                RowOps.rmsNormHeads(Q + txt * d, rows: t, rowStride: d, heads: heads, headDim: headDim,
+                                    weight: normAddedQ, rope: rope, firstPosition: 0)
+                RowOps.rmsNormHeads(K + txt * d, rows: t, rowStride: d, heads: heads, headDim: headDim,
+                                    weight: normAddedK, rope: rope, firstPosition: 0)
             }
             // Attention output goes to X (the normalised input is no longer needed).
             BlockedAttention.run(q: Q, k: K, v: V, rowStride: d, batch: w.batch, n: n, heads: heads,
@@ -88,7 +93,7 @@ struct FluxDoubleBlock {
                 RowOps.layerNormModulate(H + txt * d, X + txt * d, rows: t, dim: d, scale: mc + 4 * d, shift: mc + 3 * d)
                 ff1.apply(X, rows: s, first: img, into: F)
                 ffContext1.apply(X, rows: t, first: txt, into: F)
-                RowOps.geluTanh(F + txt * mlp, count: n * mlp)
+                RowOps.geluTanh(F + txt * mlp, F + txt * mlp, rows: n, count: mlp, dstStride: mlp)
                 ff2.apply(F, rows: s, first: img, into: Q)
                 ffContext2.apply(F, rows: t, first: txt, into: Q)
                 RowOps.gatedAdd(H + img * d, Q + img * d, rows: s, dim: d, gate: m + 5 * d)
@@ -126,18 +131,15 @@ struct FluxSingleBlock {
             }
             projMLP.apply(X, rows: rows, into: F)
             // gelu(mlp) into the right-hand columns of the concatenation.
-            for r in 0..<rows {
-                let src = F + r * mlp, dst = C + r * cw + d
-                for i in 0..<mlp { dst[i] = Activation.geluTanh.apply(src[i]) }
-            }
+            RowOps.geluTanh(F, C + d, rows: rows, count: mlp, dstStride: cw)
             toQ.apply(X, rows: rows, into: Q)
             toK.apply(X, rows: rows, into: K)
             toV.apply(X, rows: rows, into: V)
-            RowOps.rmsNormHeads(Q, rows: rows, rowStride: d, heads: heads, headDim: headDim, weight: normQ)
-            RowOps.rmsNormHeads(K, rows: rows, rowStride: d, heads: heads, headDim: headDim, weight: normK)
             for b in 0..<w.batch {
-                rope.apply(Q + b * n * d, rows: n, rowStride: d, heads: heads, firstPosition: 0)
-                rope.apply(K + b * n * d, rows: n, rowStride: d, heads: heads, firstPosition: 0)
+                RowOps.rmsNormHeads(Q + b * n * d, rows: n, rowStride: d, heads: heads, headDim: headDim, weight: normQ,
+                                    rope: rope, firstPosition: 0)
+                RowOps.rmsNormHeads(K + b * n * d, rows: n, rowStride: d, heads: heads, headDim: headDim, weight: normK,
+                                    rope: rope, firstPosition: 0)
             }
             // Attention output straight into the left-hand columns of the concatenation.
             BlockedAttention.run(q: Q, k: K, v: V, rowStride: d, batch: w.batch, n: n, heads: heads,

@@ -71,20 +71,24 @@ public struct FluxRotaryTable: Sendable {
     /// rot(x)[2i] = -x[2i+1], rot(x)[2i+1] = x[2i] (`apply_rotary_emb`, use_real_unbind_dim = -1).
     /// Row r of `x` (stride `rowStride`) uses table row `firstPosition + r`.
     func apply(_ x: UnsafeMutablePointer<Float>, rows: Int, rowStride: Int, heads: Int, firstPosition: Int) {
+        for r in 0..<rows { rotate(x + r * rowStride, heads: heads, position: firstPosition + r) }
+    }
+
+    /// Rotates the `heads` head vectors of one row with table row `position`.
+    @inline(__always)
+    func rotate(_ row: UnsafeMutablePointer<Float>, heads: Int, position: Int) {
         cos.withUnsafeBufferPointer { cp in
             sin.withUnsafeBufferPointer { sp in
-                for r in 0..<rows {
-                    let cr = cp.baseAddress! + (firstPosition + r) * headDim
-                    let sr = sp.baseAddress! + (firstPosition + r) * headDim
-                    for h in 0..<heads {
-                        let v = x + r * rowStride + h * headDim
-                        var i = 0
-                        while i < headDim {
-                            let a = v[i], b = v[i + 1]
-                            v[i] = a * cr[i] + (-b) * sr[i]
-                            v[i + 1] = b * cr[i + 1] + a * sr[i + 1]
-                            i += 2
-                        }
+                let cr = cp.baseAddress! + position * headDim
+                let sr = sp.baseAddress! + position * headDim
+                for h in 0..<heads {
+                    let v = row + h * headDim
+                    var i = 0
+                    while i < headDim {
+                        let a = v[i], b = v[i + 1]
+                        v[i] = a * cr[i] + (-b) * sr[i]
+                        v[i + 1] = b * cr[i + 1] + a * sr[i + 1]
+                        i += 2
                     }
                 }
             }

@@ -96,6 +96,31 @@ public final class FluxTransformer: @unchecked Sendable {
         projOut = try loader.linear("proj_out", d, config.patchSize * config.patchSize * config.resolvedOutChannels)
     }
 
+    /// The activation buffers of the last forward pass, kept for the next one (the steps of one image all have
+    /// the same shapes). A concurrent forward pass finds none and makes its own.
+    private var spareWorkspace: FluxWorkspace?
+    private let workspaceLock = NSLock()
+
+    func takeWorkspace(batch: Int, textLength: Int, imageLength: Int) -> FluxWorkspace {
+        workspaceLock.lock()
+        var spare = spareWorkspace
+        spareWorkspace = nil
+        workspaceLock.unlock()
+        if let w = spare, w.batch == batch, w.textLength == textLength, w.imageLength == imageLength {
+            return w
+        }
+        // A spare of another shape is released before the new one is allocated, so both never coexist.
+        spare = nil
+        return FluxWorkspace(batch: batch, textLength: textLength, imageLength: imageLength, dim: config.innerDim,
+                             mlp: config.mlpHiddenDim, singleBlocks: !singleBlocks.isEmpty)
+    }
+
+    func returnWorkspace(_ w: FluxWorkspace) {
+        workspaceLock.lock()
+        spareWorkspace = w
+        workspaceLock.unlock()
+    }
+
     /// Conditioning vector `temb` [B, D]: timestep (+ guidance) embedding + pooled text projection.
     /// `timestep` and `guidance` are the values the diffusers model receives (σ, not σ·1000).
     public func conditioning(timestep: [Float], guidance: [Float]?, pooled: Tensor) -> Tensor {
@@ -151,8 +176,8 @@ public final class FluxTransformer: @unchecked Sendable {
         let siluTemb = RowOps.silu(temb)
         let rope = FluxRotaryTable(ids: txtIds.storage + imgIds.storage, axesDims: c.axesDimsRope)
 
-        let w = FluxWorkspace(batch: b, textLength: t, imageLength: s, dim: d, mlp: c.mlpHiddenDim,
-                              singleBlocks: !singleBlocks.isEmpty)
+        let w = takeWorkspace(batch: b, textLength: t, imageLength: s)
+        defer { returnWorkspace(w) }
         w.h.withUnsafeMutableBufferPointer { hb in
             let H = hb.baseAddress!
             encoderHiddenStates.storage.withUnsafeBufferPointer { e in

@@ -64,20 +64,28 @@ public final class RandomTernaryWeights: WeightSource, @unchecked Sendable {
             let w = try tensor(prefix + ".weight")
             return DenseLinear(weight: w.storage, bias: bias, inFeatures: l.inFeatures, outFeatures: l.outFeatures)
         }
-        var rng = SplitMix64(seed: seed ^ Self.hash(prefix + ".weight"))
-        let rowBytes = format.rowBytes(inFeatures: l.inFeatures)
-        let storage = PackedTernaryStorage(byteCount: l.outFeatures * rowBytes)
-        Self.fillRandomCodes(storage.bytes, count: storage.count, format: format, rng: &rng)
-        if l.inFeatures % format.valuesPerPaddingUnit != 0 {
-            // Padding positions must hold zero weights; re-pack the tail of each row from explicit values.
-            try Self.zeroPadding(storage, rows: l.outFeatures, inFeatures: l.inFeatures, format: format)
-        }
+        let (storage, scale) = try packedWeight(prefix, inFeatures: l.inFeatures, outFeatures: l.outFeatures)
         packedBytes += storage.count
-        // About half the codes are zero, so a row of ±1s has ~K/2 non-zeros: scale 1/√(K/2) keeps unit variance.
-        let base = Float(1.0 / (Double(l.inFeatures) / 2).squareRoot())
-        let scale = (0..<l.outFeatures).map { _ in base * (0.8 + 0.4 * rng.unit()) }
         return try TernaryLinear(packed: storage.contents, owner: storage, scale: scale, bias: bias, format: format,
                                  inFeatures: l.inFeatures, outFeatures: l.outFeatures, mode: mode)
+    }
+
+    /// The packed codes and per-row scales of block linear `prefix` (the same bytes every time for one seed,
+    /// whether handed to a layer or written to a checkpoint file).
+    func packedWeight(_ prefix: String, inFeatures: Int, outFeatures: Int) throws
+        -> (storage: PackedTernaryStorage, scale: [Float]) {
+        var rng = SplitMix64(seed: seed ^ Self.hash(prefix + ".weight"))
+        let rowBytes = format.rowBytes(inFeatures: inFeatures)
+        let storage = PackedTernaryStorage(byteCount: outFeatures * rowBytes)
+        Self.fillRandomCodes(storage.bytes, count: storage.count, format: format, rng: &rng)
+        if inFeatures % format.valuesPerPaddingUnit != 0 {
+            // Padding positions must hold zero weights; re-pack the tail of each row from explicit values.
+            try Self.zeroPadding(storage, rows: outFeatures, inFeatures: inFeatures, format: format)
+        }
+        // About half the codes are zero, so a row of ±1s has ~K/2 non-zeros: scale 1/√(K/2) keeps unit variance.
+        let base = Float(1.0 / (Double(inFeatures) / 2).squareRoot())
+        let scale = (0..<outFeatures).map { _ in base * (0.8 + 0.4 * rng.unit()) }
+        return (storage, scale)
     }
 
     /// Random valid packed bytes: i2 codes 0/1/2 per 2-bit field (code 3 becomes 1, a zero weight), t3 bytes 0…242.

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import FluxModel
+
+/// Seconds per image of the whole pipeline (tokenize → encode → denoise → VAE → PNG) on one loaded model, and
+/// the process's peak RSS: the TernFlux side of the comparison with diffusers (ops/bench/diffusers_bench.py
+/// measures the same things the same way).
+struct BenchGenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Time whole-pipeline image generation on one loaded model (one warm-up image, then --repeat timed ones) and report peak RSS.")
+
+    @Option(help: "Model folder (diffusers layout).") var model: String?
+    @Option(help: "Prompt.") var prompt = "a red circle to the left of a blue square"
+    @Option(help: "Denoising steps.") var steps = 8
+    @Option(help: "Image width in pixels.") var width = 128
+    @Option(help: "Image height in pixels.") var height = 128
+    @Option(help: "Activation mode of ternary block linears: f32 or int8.") var mode = "int8"
+    @Option(name: .customLong("repeat"), help: "Timed images after the warm-up.") var repeats = 3
+    @Flag(help: "Print one JSON object instead of text.") var json = false
+
+    struct Report: Encodable {
+        let benchmark = "generate"
+        let model: String, mode: String, prompt: String
+        let steps: Int, width: Int, height: Int
+        let loadSeconds: Double
+        let secondsPerImage: [Double]
+        let medianSecondsPerImage: Double
+        let phaseSeconds: [String: Double]
+        let peakRSSBytes: Int
+        enum CodingKeys: String, CodingKey {
+            case benchmark, model, mode, prompt, steps, width, height
+            case loadSeconds = "load_seconds"
+            case secondsPerImage = "seconds_per_image"
+            case medianSecondsPerImage = "median_seconds_per_image"
+            case phaseSeconds = "phase_seconds_last_image"
+            case peakRSSBytes = "peak_rss_bytes"
+        }
+    }
+
+    func run() throws {
+        let activation = try parseActivationMode(mode)
+        guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
+        guard repeats >= 1 else { throw ValidationError("--repeat must be ≥ 1, got \(repeats)") }
+        let folder = try ModelFolder.resolve(flag: model)
+        let start = Date()
+        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation)
+        let loadSeconds = Date().timeIntervalSince(start)
+        let request = FluxPipeline.Request(prompt: prompt, steps: steps, width: width, height: height,
+                                           maxSequenceLength: pipeline.defaultMaxSequenceLength)
+        try pipeline.validate(request)
+        _ = try pipeline.generate(request) // warm-up: page faults of the mapped weights, first allocations
+        var seconds: [Double] = []
+        var last = FluxPipeline.Timings()
+        for _ in 0..<repeats {
+            let t0 = Date()
+            last = try pipeline.generate(request).timings
+            seconds.append(Date().timeIntervalSince(t0))
+        }
+        let sorted = seconds.sorted()
+        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        let report = Report(model: folder.path, mode: mode, prompt: prompt, steps: steps, width: width, height: height,
+                            loadSeconds: loadSeconds, secondsPerImage: seconds, medianSecondsPerImage: median,
+                            phaseSeconds: ["tokenize": last.tokenize, "encode": last.encode, "denoise": last.denoise,
+                                           "vae_decode": last.vaeDecode, "png_encode": last.pngEncode],
+                            peakRSSBytes: PeakRSS.bytes())
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(String(format: "%@ (%@): %.4f s per image (median of %d), load %.3f s, peak RSS %.1f MB", folder.path, mode,
+                         median, repeats, loadSeconds, Double(report.peakRSSBytes) / 1e6))
+        }
+    }
+}
