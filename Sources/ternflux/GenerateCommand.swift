@@ -10,16 +10,17 @@ struct GenerateCommand: ParsableCommand {
         abstract: "Generate one PNG from a prompt with a FLUX-architecture model folder.",
         discussion: """
             The model folder is --model, else $TERNFLUX_MODEL, else models/default under the current directory. \
-            Width and height must be multiples of 16 (2 × the VAE's downscale).
+            Width, height, steps and guidance default to the model's own (its generation_defaults.json; \
+            512×512, 28 steps, 3.5 without one). Width and height must be multiples of 16 (2 × the VAE's downscale).
             """)
 
     @Argument(help: "The prompt.") var prompt: String
     @Option(help: "Model folder (diffusers layout).") var model: String?
     @Option(help: "Seed of the initial noise (CPU torch.Generator semantics).") var seed: UInt64 = 0
-    @Option(help: "Denoising steps.") var steps = 28
-    @Option(help: "Image width in pixels.") var width = 512
-    @Option(help: "Image height in pixels.") var height = 512
-    @Option(help: "Guidance scale (embedded when the model has a guidance embedder).") var guidance: Float = 3.5
+    @Option(help: "Denoising steps (default: the model's).") var steps: Int?
+    @Option(help: "Image width in pixels (default: the model's).") var width: Int?
+    @Option(help: "Image height in pixels (default: the model's).") var height: Int?
+    @Option(help: "Guidance scale, embedded when the model has a guidance embedder (default: the model's).") var guidance: Float?
     @Option(name: .customLong("max-sequence-length"), help: "T5 tokens (default: the model's tokenizer_2 model_max_length when below 512, else 512).")
     var maxSequenceLength: Int?
     @Option(help: "Output PNG file.") var out = "out.png"
@@ -29,8 +30,11 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         let activation = try parseActivationMode(mode)
         let folder = try ModelFolder.resolve(flag: model)
-        var request = FluxPipeline.Request(prompt: prompt, seed: seed, steps: steps, width: width, height: height,
-                                           guidance: guidance, maxSequenceLength: maxSequenceLength ?? 512)
+        let defaults = try GenerationDefaults.load(modelDirectory: folder)
+        let steps = self.steps ?? defaults.steps
+        var request = FluxPipeline.Request(prompt: prompt, seed: seed, steps: steps, width: width ?? defaults.width,
+                                           height: height ?? defaults.height, guidance: guidance ?? defaults.guidance,
+                                           maxSequenceLength: maxSequenceLength ?? 512)
         // Reject a bad step count before loading weights; sizes depend on the VAE and are checked after loading.
         guard steps >= 1 else { throw FluxCommandError("--steps must be ≥ 1, got \(steps)") }
         var clock = Date()

@@ -15,6 +15,7 @@ struct TernFlux: AsyncParsableCommand {
             QuantizeCommand.self,
             BenchCommand.self,
             GenerateCommand.self,
+            EvalCommand.self,
             SubmitCommand.self,
             WorkerCommand.self,
             RequeueCommand.self,

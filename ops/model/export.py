@@ -122,6 +122,11 @@ def load_ternary_transformer(folder, with_packed=False):
     return (model.eval(), packed) if with_packed else model.eval()
 
 
+# What `ternflux generate` / `ternflux eval` run the model with unless told otherwise (docs/formats.md,
+# "generation_defaults.json"): the training resolution and the sampling steps of train_all.DEFAULT_STEPS.
+GENERATION_DEFAULTS = {"height": 128, "width": 128, "num_inference_steps": 8, "guidance_scale": 3.5}
+
+
 def save_pipeline(pipe, out_dir, transformer_writer, tokenizer_src):
     """The diffusers FluxPipeline folder; transformer_writer(dir) writes transformer/. Text encoders and VAE in
     F32 (they are small). tokenizer/ and tokenizer_2/ are copied from tokenizer_src as trained (FLUX.1-dev's
@@ -145,6 +150,7 @@ def save_pipeline(pipe, out_dir, transformer_writer, tokenizer_src):
     index["tokenizer"] = ["transformers", "CLIPTokenizer"]
     index["tokenizer_2"] = ["transformers", "T5TokenizerFast"]
     (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+    (tmp / "generation_defaults.json").write_text(json.dumps(GENERATION_DEFAULTS, indent=2) + "\n")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)
