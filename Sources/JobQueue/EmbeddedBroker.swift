@@ -7,7 +7,8 @@ import Foundation
 /// Every mock broker listens on 127.0.0.1 with a port the kernel picks; `bootstrapServers` is the
 /// comma-separated list. It speaks enough of the protocol for producers (idempotent included),
 /// consumer groups (JoinGroup/SyncGroup/Heartbeat, cooperative-sticky included, OffsetCommit and
-/// OffsetFetch) and kcat. It keeps everything in memory: nothing survives `close()`.
+/// OffsetFetch) and kcat. It keeps everything in memory: nothing survives `close()`, and each partition
+/// keeps only its newest ~5 MiB (`retainedBytesPerPartition`).
 public final class EmbeddedBroker: @unchecked Sendable {
     public let bootstrapServers: String
     public let brokerCount: Int
@@ -15,6 +16,8 @@ public final class EmbeddedBroker: @unchecked Sendable {
     private let cluster: OpaquePointer
     private let lock = NSLock()
     private var closed = false
+    /// A client of this cluster for watermark queries (EmbeddedBrokerRetention.swift), made on first use.
+    private var watermarkHandle: OpaquePointer?
 
     /// - Parameters:
     ///   - brokers: number of mock brokers (ids 1...brokers); partition leaders are spread over them.
@@ -78,11 +81,27 @@ public final class EmbeddedBroker: @unchecked Sendable {
 
     private var allIDs: [Int32] { (1...Int32(brokerCount)).map { $0 } }
 
+    func watermarkClient() throws -> OpaquePointer {
+        lock.lock()
+        defer { lock.unlock() }
+        if closed { throw KafkaError(code: nil, operation: "querying the embedded broker", message: "it was closed") }
+        if let watermarkHandle { return watermarkHandle }
+        var config = KafkaClientConfiguration()
+        config.set("bootstrap.servers", bootstrapServers)
+        config.set("client.id", "ternflux-embedded-broker-watermarks")
+        config.set("log.connection.close", "false")
+        config.set("log_level", "2") // connection failures while the brokers are down are expected
+        let handle = try makeKafkaHandle(type: RD_KAFKA_PRODUCER, conf: try config.makeConf(), role: "embedded broker watermark client")
+        watermarkHandle = handle
+        return handle
+    }
+
     public func close() {
         lock.lock()
         defer { lock.unlock() }
         if closed { return }
         closed = true
+        if let watermarkHandle { rd_kafka_destroy(watermarkHandle) }
         rd_kafka_mock_cluster_destroy(cluster)
         rd_kafka_destroy(host)
     }

@@ -13,7 +13,9 @@ struct DevBrokerCommand: ParsableCommand {
         `bootstrap=HOST:PORT[,HOST:PORT...]` as the first line on stdout, and runs until SIGINT or SIGTERM.
         Fault injection for chaos tests: SIGUSR1 takes every broker down (connections closed, new ones \
         refused), SIGUSR2 brings them back up; each prints `brokers=down` / `brokers=up`.
-        Everything is kept in memory and lost when the process exits.
+        Everything is kept in memory and lost when the process exits; each partition keeps only its newest \
+        ~5 MiB (librdkafka's mock cluster discards older records; a warning on stderr says when it did), so \
+        give large batches enough partitions (100 000 jobs: 16).
         """
     )
 
@@ -55,7 +57,27 @@ struct DevBrokerCommand: ParsableCommand {
         on(SIGUSR2) {
             do { try broker.setUp(); emit("brokers=up") } catch { FileHandle.standardError.write(Data("\(error)\n".utf8)) }
         }
+        // The mock cluster silently discards a partition's oldest records beyond ~5 MiB: say so loudly.
+        let watch = DispatchSource.makeTimerSource(queue: queue)
+        var reported = [Int64](repeating: 0, count: partitions)
+        let partitions = self.partitions
+        watch.schedule(deadline: .now() + 5, repeating: 5)
+        watch.setEventHandler {
+            guard let first = try? broker.firstRetainedOffsets(topic: KafkaSettings.jobsTopic, partitions: partitions) else { return }
+            let grown = first.indices.filter { first[$0] > reported[$0] }
+            guard !grown.isEmpty else { return }
+            reported = zip(reported, first).map { max($0, $1) }
+            let list = grown.map { "\(KafkaSettings.jobsTopic)[\($0)] now starts at offset \(first[$0])" }.joined(separator: ", ")
+            FileHandle.standardError.write(Data("""
+                warning: the embedded broker discarded its oldest records (it keeps about \(EmbeddedBroker.retainedBytesPerPartition >> 20) MiB \
+                per partition in memory): \(list). Jobs in records no worker had read yet were never delivered and stay \
+                queued; use more --partitions for large batches, or a real Kafka cluster.
+
+                """.utf8))
+        }
+        watch.resume()
         stop.wait()
+        watch.cancel()
         broker.close()
         emit("stopped")
         withExtendedLifetime(sources) {}
