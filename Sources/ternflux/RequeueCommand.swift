@@ -14,11 +14,14 @@ struct RequeueCommand: ParsableCommand {
     @Option(help: "Only this batch.") var batch: String?
     @Option(name: .customLong("older-than"), help: "Only jobs created at least this many seconds ago (leaves a submit in progress alone).")
     var olderThan: Double = 60
+    @Option(help: ArgumentHelp("Also produce again queued jobs enqueued at least this many seconds ago that no worker has started: their records may be gone (a broker that discarded them, an expired retention). Choose more than the longest queue wait: a job still waiting in the backlog is then delivered twice, and the second delivery is skipped.", valueName: "seconds"))
+    var stale: Double?
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var kafka: KafkaOptions
 
     func run() throws {
+        if let stale, !(stale >= 0) { throw ValidationError("--stale must be a number of seconds ≥ 0 (got \(stale))") }
         var batchID: UUID?
         if let batch {
             guard let id = UUID(uuidString: batch) else { throw ValidationError("--batch '\(batch)' is not a batch id (UUID)") }
@@ -36,5 +39,9 @@ struct RequeueCommand: ParsableCommand {
             total += jobs.count
         }
         print("requeued \(total) job\(total == 1 ? "" : "s")")
+        if let stale {
+            let again = try submitter.requeueStale(batchID: batchID, olderThan: stale)
+            print("produced again \(again) stale job\(again == 1 ? "" : "s") (enqueued ≥ \(Int(stale)) s ago, never started)")
+        }
     }
 }
