@@ -50,6 +50,19 @@ public final class PostgresConnection {
         return PQstatus(handle) == CONNECTION_OK
     }
 
+    /// The value libpq uses for a connection option (`sslmode`, `sslrootcert`, `host`…): what the
+    /// conninfo, libpq's environment variables and its defaults came to. Nil when unset or not connected.
+    public func connectionOption(_ keyword: String) -> String? {
+        guard let handle, let options = PQconninfo(handle) else { return nil }
+        defer { PQconninfoFree(options) }
+        var option = options
+        while let name = option.pointee.keyword {
+            if String(cString: name) == keyword { return option.pointee.val.map { String(cString: $0) } }
+            option += 1
+        }
+        return nil
+    }
+
     /// Re-establishes a broken session with the same parameters (for example after a server restart).
     public func reset() throws {
         guard let handle else { throw PostgresError.connectionLost(message: "the connection was closed") }

@@ -81,6 +81,19 @@ enum PasswordRedaction {
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// A conninfo string or URL fit to print: the password of a URL's user info or `password` query
+    /// parameter, or of a `password=` keyword, becomes `***`; everything else (host, sslmode…) stays.
+    static func redactConninfo(_ conninfo: String) -> String {
+        var text = conninfo
+        if text.range(of: #"^[A-Za-z][A-Za-z0-9+.-]*://"#, options: .regularExpression) != nil {
+            text = text.replacingOccurrences(of: #"^([^:/@\s]*://[^:/@\s]*:)[^@\s]*@"#, with: "$1***@", options: .regularExpression)
+            text = text.replacingOccurrences(of: #"(?i)([?&]password=)[^&\s]*"#, with: "$1***", options: .regularExpression)
+        } else {
+            text = text.replacingOccurrences(of: #"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)"#, with: "$1***", options: .regularExpression)
+        }
+        return text
+    }
+
     /// The password values a conninfo string or URL carries, as raw and percent-decoded text.
     static func passwords(in conninfo: String) -> [String] {
         var found: [String] = []

@@ -10,9 +10,12 @@ public struct StoredImage: Sendable, Equatable {
 public enum ImageStoreError: Error, CustomStringConvertible {
     case cannotCreateDirectory(String, String)
     case cannotWrite(String, String)
+    /// A path under the root is a symbolic link (or not a directory): following it could write outside the root.
+    case outsideRoot(String, String)
 
     public var description: String {
         switch self {
+        case .outsideRoot(let path, let why): return "refusing to write under \(path): \(why); images stay inside the output root"
         case .cannotCreateDirectory(let path, let why): return "cannot create output directory \(path): \(why)"
         case .cannotWrite(let path, let why): return "cannot write image \(path): \(why)"
         }
@@ -37,9 +40,14 @@ public struct ImageStore: Sendable {
         } catch {
             throw ImageStoreError.cannotCreateDirectory(directory.path, "\(error)")
         }
+        // The names are UUIDs, but the batch directory could have been replaced by a link to elsewhere.
+        try Self.requireRealDirectory(directory)
         let temporary = directory.appendingPathComponent("\(Self.temporaryPrefix)\(getpid())-\(final.lastPathComponent)")
-        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ImageStoreError.cannotWrite(temporary.path, String(cString: strerror(errno))) }
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else {
+            let why = errno == ELOOP ? "it is a symbolic link" : String(cString: strerror(errno))
+            throw ImageStoreError.cannotWrite(temporary.path, why)
+        }
         var ok = true
         var failure = ""
         png.withUnsafeBytes { raw in
@@ -61,6 +69,19 @@ public struct ImageStore: Sendable {
             throw ImageStoreError.cannotWrite(final.path, failure)
         }
         return StoredImage(url: final, sha256: SHA256.hexDigest(png), bytes: png.count)
+    }
+
+    /// A directory under the root must be a directory itself, not a symbolic link to one.
+    static func requireRealDirectory(_ directory: URL) throws {
+        var info = stat()
+        guard lstat(directory.path, &info) == 0 else {
+            throw ImageStoreError.cannotCreateDirectory(directory.path, String(cString: strerror(errno)))
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR: return
+        case S_IFLNK: throw ImageStoreError.outsideRoot(directory.path, "it is a symbolic link")
+        default: throw ImageStoreError.outsideRoot(directory.path, "it is not a directory")
+        }
     }
 
     /// Removes temporary files left by a process that died mid-write (only files of dead processes).

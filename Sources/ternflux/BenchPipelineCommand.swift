@@ -42,7 +42,7 @@ struct BenchPipelineCommand: ParsableCommand {
             server?.stop()
         }
         let conninfo: String
-        if let settings = DatabaseSettings.resolve(databaseURL) {
+        if let settings = try DatabaseSettings.resolve(databaseURL, file: nil) {
             conninfo = settings.conninfo
         } else {
             note("starting a throw-away PostgreSQL\(durable ? " (durable)" : " (fsync off)")")

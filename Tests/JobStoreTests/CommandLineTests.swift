@@ -19,6 +19,7 @@ final class CommandLineTests: XCTestCase {
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "TERNFLUX_DATABASE_URL")
+        env.removeValue(forKey: "TERNFLUX_DATABASE_URL_FILE")
         env.merge(environment) { $1 }
         process.environment = env
         let out = Pipe(), err = Pipe()
@@ -86,6 +87,53 @@ final class CommandLineTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("cannot connect to PostgreSQL"), r.stderr)
         XCTAssertFalse(r.stderr.contains("pa55word"), r.stderr)
+    }
+
+    /// The conninfo can come from a file (flag or environment); a password on the command line is warned
+    /// about without being echoed; a bad file is named.
+    func testCredentialsFromAFileAndThePasswordWarning() throws {
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build the package first: \(Self.binary.path) is missing")
+        let info = try TemporaryPostgres.shared().createMigratedDatabase()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("conninfo-\(UUID())")
+        try Data((info + "\n").utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+
+        var r = try ternflux(["migrate", "status", "--database-url-file", file.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr, "")
+        r = try ternflux(["migrate", "status"], environment: ["TERNFLUX_DATABASE_URL_FILE": file.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+
+        // The unix-socket server trusts local users, so the password is ignored and the command works.
+        r = try ternflux(["migrate", "status", "--database-url", info + " password=hunter2-on-argv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--database-url carries a password"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("hunter2") || r.stdout.contains("hunter2"), r.stderr)
+
+        r = try ternflux(["migrate", "status", "--database-url-file", "/nonexistent/conninfo"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("/nonexistent/conninfo"), r.stderr)
+        r = try ternflux(["migrate", "status", "--database-url", info, "--database-url-file", file.path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("not both"), r.stderr)
+    }
+
+    /// Kafka secrets on the command line are warned about by name only; a properties file is read and a bad one named.
+    func testKafkaSecretsOnTheCommandLineAreWarnedAboutNotEchoed() throws {
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build the package first: \(Self.binary.path) is missing")
+        let prompts = FileManager.default.temporaryDirectory.appendingPathComponent("prompts-\(UUID()).txt")
+        try Data("a red fox\n".utf8).write(to: prompts)
+        defer { try? FileManager.default.removeItem(at: prompts) }
+        // No database is given, so submit stops right after reading the Kafka settings.
+        var r = try ternflux(["submit", prompts.path, "--brokers", "127.0.0.1:1", "--kafka-property", "sasl.password=hunter2-on-argv"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--kafka-property sasl.password is a secret"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("hunter2"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("no database given"), r.stderr)
+
+        r = try ternflux(["submit", prompts.path, "--brokers", "127.0.0.1:1", "--kafka-properties-file", "/nonexistent/kafka.properties"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("/nonexistent/kafka.properties"), r.stderr)
     }
 }
 

@@ -1,5 +1,7 @@
 import JobQueue
+import Foundation
 import JobStore
+import Worker
 import XCTest
 
 /// Every job that submit and the worker accept (JobQueue's policy limits) must be storable as running or
@@ -16,5 +18,52 @@ final class LimitsConsistencyTests: XCTestCase {
         XCTAssertTrue(StoredJobLimits.guidanceRange.contains(policy.guidanceRange.upperBound))
         XCTAssertLessThanOrEqual(policy.maxPromptScalars, StoredJobLimits.promptLength.upperBound)
         XCTAssertLessThanOrEqual(policy.maxModelNameLength, StoredJobLimits.modelNameLength.upperBound)
+    }
+
+    /// At every limit's edges, `ternflux submit` (BatchPlanner) and the worker (the record parser) reach
+    /// the same verdict with the same message, naming the field and the limit.
+    func testSubmitAndWorkerAgreeAtEveryEdge() throws {
+        let limits = JobLimits.standard
+        let longest = String(repeating: "é", count: limits.maxPromptScalars)
+        let cases: [(field: String, line: BatchLine, message: String?)] = [
+            ("prompt", BatchLine(lineNumber: 1, prompt: longest), nil),
+            ("prompt", BatchLine(lineNumber: 1, prompt: longest + "e"), "is 4097 characters long; the limit is 4096"),
+            ("prompt", BatchLine(lineNumber: 1, prompt: " \t "), "must not be empty"),
+            ("prompt", BatchLine(lineNumber: 1, prompt: "a\u{0}b"), "contains a NUL character (U+0000)"),
+            ("width", BatchLine(lineNumber: 1, prompt: "p", width: 2048), nil),
+            ("width", BatchLine(lineNumber: 1, prompt: "p", width: 2064), "must be a multiple of 16 between 16 and 2048 (got 2064)"),
+            ("height", BatchLine(lineNumber: 1, prompt: "p", height: 16), nil),
+            ("height", BatchLine(lineNumber: 1, prompt: "p", height: 0), "must be a multiple of 16 between 16 and 2048 (got 0)"),
+            ("height", BatchLine(lineNumber: 1, prompt: "p", height: 24), "must be a multiple of 16 between 16 and 2048 (got 24)"),
+            ("steps", BatchLine(lineNumber: 1, prompt: "p", steps: 100), nil),
+            ("steps", BatchLine(lineNumber: 1, prompt: "p", steps: 101), "must be between 1 and 100 (got 101)"),
+            ("steps", BatchLine(lineNumber: 1, prompt: "p", steps: 0), "must be between 1 and 100 (got 0)"),
+            ("guidance", BatchLine(lineNumber: 1, prompt: "p", guidance: 30), nil),
+            ("guidance", BatchLine(lineNumber: 1, prompt: "p", guidance: 30.5), "must be a number between 0.0 and 30.0 (got 30.5)"),
+            ("seed", BatchLine(lineNumber: 1, prompt: "p", seed: -1), "must be between 0 and 9223372036854775807 (got -1)"),
+            ("model", BatchLine(lineNumber: 1, prompt: "p", model: String(repeating: "m", count: 129)), "is longer than 128 characters"),
+        ]
+        for c in cases {
+            let planned = BatchPlanner.plan(lines: [c.line], defaults: BatchDefaults())
+            // The same parameters as a record on the topic.
+            let job = JobMessage(jobID: UUID(), batchID: UUID(), prompt: c.line.prompt, seed: c.line.seed ?? 1,
+                                 width: c.line.width ?? 128, height: c.line.height ?? 128, steps: c.line.steps ?? 8,
+                                 guidance: c.line.guidance ?? 3.5, model: c.line.model ?? "default")
+            let record = Array(try JSONEncoder().encode(job))
+            switch (planned, c.message) {
+            case (.success, nil):
+                XCTAssertNoThrow(try JobMessage.parse(value: record), "\(c.field) at its limit")
+            case (.failure(let errors), let message?):
+                XCTAssertEqual(errors.errors.map(\.message), ["\(c.field): \(message)"], c.field)
+                XCTAssertThrowsError(try JobMessage.parse(value: record)) { error in
+                    XCTAssertEqual((error as? JobMessageError)?.jobID, job.jobID)
+                    if case .invalid(_, let problems)? = error as? JobMessageError {
+                        XCTAssertEqual(problems, [JobFieldProblem(field: c.field, message: message)], c.field)
+                    }
+                }
+            default:
+                XCTFail("\(c.field): submit gave \(planned), expected \(c.message ?? "success")")
+            }
+        }
     }
 }
