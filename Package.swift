@@ -12,6 +12,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "ternflux", targets: ["ternflux"]),
+        // The libraries, for the fuzz package under Fuzz/ (it depends on this one by path).
+        .library(name: "TernFluxLibraries", targets: ["TernaryTensors", "FluxModel", "JobQueue", "Worker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
