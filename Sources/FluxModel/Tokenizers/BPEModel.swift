@@ -73,6 +73,9 @@ public final class BPEModel: @unchecked Sendable {
         return ids
     }
 
+    /// Merges in O(n log n): a heap of candidate pairs ordered by (rank, position) over a linked list of
+    /// symbols, so the order is exactly "lowest rank, then leftmost" while a long word (a 4 096-character
+    /// prompt without spaces) no longer costs a rescan of every pair per merge (found by the CLIP fuzzer).
     private func merge(_ word: String) -> [Int] {
         let chars = Array(word.unicodeScalars)
         var symbols: [Int] = []
@@ -86,21 +89,82 @@ public final class BPEModel: @unchecked Sendable {
                 symbols.append(unknownID)
             }
         }
-        while symbols.count > 1 {
-            var bestRank = Int.max
-            var bestIndex = -1
-            var bestID = 0
-            for i in 0..<(symbols.count - 1) {
-                if let m = merges[Self.key(symbols[i], symbols[i + 1])], m.rank < bestRank {
-                    bestRank = m.rank
-                    bestIndex = i
-                    bestID = m.id
-                }
+        let n = symbols.count
+        if n < 2 { return symbols }
+        // Node i starts as symbol i; positions never move, so "leftmost" is "smallest node index".
+        var next = Array(1...n)          // n = none
+        var previous = Array(-1..<(n - 1))
+        var alive = [Bool](repeating: true, count: n)
+        var heap = PairHeap()
+        for i in 0..<(n - 1) {
+            if let m = merges[Self.key(symbols[i], symbols[i + 1])] {
+                heap.push(.init(rank: m.rank, left: i, right: i + 1, leftID: symbols[i], rightID: symbols[i + 1]))
             }
-            if bestIndex < 0 { break }
-            symbols[bestIndex] = bestID
-            symbols.remove(at: bestIndex + 1)
         }
-        return symbols
+        while let candidate = heap.pop() {
+            let l = candidate.left, r = candidate.right
+            // Skip pairs a previous merge has changed or split.
+            guard alive[l], alive[r], next[l] == r, symbols[l] == candidate.leftID, symbols[r] == candidate.rightID,
+                  let m = merges[Self.key(symbols[l], symbols[r])] else { continue }
+            symbols[l] = m.id
+            alive[r] = false
+            next[l] = next[r]
+            if next[r] < n { previous[next[r]] = l }
+            if previous[l] >= 0, let p = merges[Self.key(symbols[previous[l]], symbols[l])] {
+                heap.push(.init(rank: p.rank, left: previous[l], right: l, leftID: symbols[previous[l]], rightID: symbols[l]))
+            }
+            if next[l] < n, let p = merges[Self.key(symbols[l], symbols[next[l]])] {
+                heap.push(.init(rank: p.rank, left: l, right: next[l], leftID: symbols[l], rightID: symbols[next[l]]))
+            }
+        }
+        var result: [Int] = []
+        var i = 0
+        while i < n { result.append(symbols[i]); i = next[i] }
+        return result
+    }
+}
+
+/// A binary min-heap of merge candidates ordered by (rank, left position).
+private struct PairHeap {
+    struct Candidate {
+        var rank: Int
+        var left: Int
+        var right: Int
+        var leftID: Int
+        var rightID: Int
+
+        func precedes(_ other: Candidate) -> Bool { rank != other.rank ? rank < other.rank : left < other.left }
+    }
+
+    private var items: [Candidate] = []
+
+    mutating func push(_ c: Candidate) {
+        items.append(c)
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard items[i].precedes(items[parent]) else { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> Candidate? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var i = 0
+            while true {
+                let a = 2 * i + 1, b = a + 1
+                var best = i
+                if a < items.count && items[a].precedes(items[best]) { best = a }
+                if b < items.count && items[b].precedes(items[best]) { best = b }
+                if best == i { break }
+                items.swapAt(i, best)
+                i = best
+            }
+        }
+        return top
     }
 }
