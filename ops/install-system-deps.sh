@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages TernFlux builds, tests and runs with. Idempotent; needs root (apt-get).
 set -euo pipefail
-packages=(librdkafka-dev libpq-dev libopenblas-dev zlib1g-dev postgresql kcat)
+# prometheus: only for its promtool (the metrics-endpoint test runs `promtool check metrics`).
+packages=(librdkafka-dev libpq-dev libopenblas-dev zlib1g-dev postgresql kcat prometheus)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

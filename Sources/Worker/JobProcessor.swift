@@ -29,13 +29,16 @@ public final class JobProcessor {
     let jobTimeoutSeconds: Double
     let shutdown: ShutdownSignal
     var logger: Logger
+    /// Counts outcomes, dead letters and the timings of succeeded jobs (nil: not measured).
+    let metrics: WorkerMetrics?
     /// Where the last processed record's time went when it was claimed and generated (nil otherwise).
     public private(set) var lastTiming: JobPathTiming?
     private var timing = JobPathTiming()
 
     public init(workerID: String, repository: JobRepository, producer: KafkaProducer, generator: any ImageGenerator,
                 images: ImageStore, limits: JobLimits = .standard, retryPolicy: RetryPolicy = RetryPolicy(),
-                jobTimeoutSeconds: Double, shutdown: ShutdownSignal, logger: Logger) {
+                jobTimeoutSeconds: Double, shutdown: ShutdownSignal, logger: Logger, metrics: WorkerMetrics? = nil) {
+        self.metrics = metrics
         self.workerID = workerID
         self.repository = repository
         self.producer = producer
@@ -56,13 +59,15 @@ public final class JobProcessor {
         timing = JobPathTiming()
         let outcome = try handle(record, consumer: consumer)
         if case .givenBack = outcome { return outcome }
+        // The outcome is committed in Postgres at this point; the offset follows.
+        metrics?.record(outcome)
         do {
             try consumer.storeOffset(for: record)
         } catch let error as KafkaError where error.isNotAssigned {
             // A rebalance took the partition while the job ran: the outcome is recorded, so the new owner
             // skips the record as finished. Not an infrastructure failure; move on.
             logger.info("partition revoked before the offset was stored; its new owner will skip the finished job",
-                        metadata: ["partition": "\(record.partition)", "offset": "\(record.offset)"])
+                        metadata: JobMessage.logMetadata(record))
             return outcome
         }
         if timing.claimStarted != 0 && timing.recorded != 0 {
@@ -82,6 +87,7 @@ public final class JobProcessor {
                 logger.warning("dead-lettering a record without a job id", metadata: [
                     "partition": "\(record.partition)", "offset": "\(record.offset)", "error": "\(reason)"])
                 try producer.deadLetter(record, error: error.description)
+                metrics?.deadLettered(.unidentifiable)
                 return .deadLettered(reason)
             case .invalid(let jobID, _):
                 return try reject(jobID: jobID, batchID: JobMessage.readableBatchID(record), parameters: nil,
@@ -152,18 +158,22 @@ public final class JobProcessor {
             timing.generated = generated
             timing.generateNanos = generateNanos
             timing.storeNanos = UInt64(storeSeconds * 1e9)
+            let jobTimings = JobTimings(tokenizeEncodeMs: timings.tokenizeEncode * 1000, denoiseMs: timings.denoiseTotal * 1000,
+                                        denoiseStepMs: timings.denoiseSteps.map { $0 * 1000 }, vaeDecodeMs: timings.vaeDecode * 1000,
+                                        pngEncodeMs: timings.pngEncode * 1000, storeMs: storeSeconds * 1000, totalMs: total * 1000,
+                                        peakRSSBytes: ProcessMemory.peakResidentBytes())
             let recorded = try repository.recordSuccess(
                 jobID: job.jobID, workerID: workerID,
                 output: JobOutput(uri: stored.url.path, sha256: stored.sha256, bytes: Int64(stored.bytes)),
-                timings: JobTimings(tokenizeEncodeMs: timings.tokenizeEncode * 1000, denoiseMs: timings.denoiseTotal * 1000,
-                                    denoiseStepMs: timings.denoiseSteps.map { $0 * 1000 }, vaeDecodeMs: timings.vaeDecode * 1000,
-                                    pngEncodeMs: timings.pngEncode * 1000, storeMs: storeSeconds * 1000, totalMs: total * 1000,
-                                    peakRSSBytes: ProcessMemory.peakResidentBytes()))
+                timings: jobTimings)
             timing.recorded = DispatchTime.now().uptimeNanoseconds
             if case .alreadyFinished(let state, _) = recorded {
                 log.info("job finished elsewhere meanwhile; result not recorded twice", metadata: ["state": "\(state.rawValue)"])
                 return .skipped(job.jobID, state)
             }
+            var queueWait = 0.0
+            if let startedAt = claimed.startedAt { queueWait = startedAt.timeIntervalSince(claimed.enqueuedAt ?? claimed.createdAt) }
+            metrics?.observe(jobTimings, queueWaitSeconds: queueWait)
             log.info("succeeded", metadata: ["seconds": "\(String(format: "%.3f", total))", "bytes": "\(stored.bytes)"])
             return .succeeded(job.jobID)
         case .finished(.failure(let error)):
@@ -196,6 +206,7 @@ public final class JobProcessor {
         case .failed(let attempts):
             log.error("failed for good", metadata: ["error": "\(message)", "attempts": "\(attempts)"])
             try producer.deadLetter(record, error: message, attempt: job.attempt)
+            metrics?.deadLettered(.maxAttempts)
             return .failed(job.jobID, message)
         case .alreadyFinished(let state):
             return .skipped(job.jobID, state)
@@ -206,7 +217,11 @@ public final class JobProcessor {
 
     /// A job that can never run (bad parameters, unknown model): failed at once, never retried.
     func reject(jobID: UUID, batchID: UUID?, parameters: JobParameters?, message: String, record: ConsumedMessage) throws -> JobOutcome {
-        logger.warning("rejecting job", metadata: ["job_id": "\(jobID.uuidString.lowercased())", "error": "\(message)"])
+        var metadata = JobMessage.logMetadata(record)
+        metadata["job_id"] = "\(jobID.uuidString.lowercased())"
+        if let batchID { metadata["batch_id"] = "\(batchID.uuidString.lowercased())" }
+        metadata["error"] = "\(message)"
+        logger.warning("rejecting job", metadata: metadata)
         _ = try repository.recordRejection(jobID: jobID, batchID: batchID, parameters: parameters, workerID: workerID, message: message)
         return .failed(jobID, message)
     }
@@ -215,6 +230,21 @@ public final class JobProcessor {
 extension JobMessage {
     var parameters: JobParameters {
         JobParameters(prompt: prompt, seed: seed, width: width, height: height, steps: steps, guidance: guidance, model: model)
+    }
+
+    /// Log metadata naming the job of a record as far as it can be read (job id, batch id, attempt),
+    /// plus where the record is; for lines logged before or without a parsed job.
+    public static func logMetadata(_ record: ConsumedMessage) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["partition": "\(record.partition)", "offset": "\(record.offset)"]
+        let object = try? JSONSerialization.jsonObject(with: Data(record.value)) as? [String: Any]
+        if let id = object?["job_id"] as? String {
+            metadata["job_id"] = "\(id.lowercased())"
+        } else if let key = record.key, let id = String(bytes: key, encoding: .utf8) {
+            metadata["job_id"] = "\(id)"
+        }
+        if let batch = object?["batch_id"] as? String { metadata["batch_id"] = "\(batch.lowercased())" }
+        if let attempt = object?["attempt"] as? Int { metadata["attempt"] = "\(attempt)" }
+        return metadata
     }
 
     /// The batch id of an invalid record when its value still names one.

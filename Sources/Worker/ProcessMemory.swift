@@ -17,3 +17,22 @@ public enum ProcessMemory {
         return pages * Int64(sysconf(Int32(_SC_PAGESIZE)))
     }
 }
+
+extension ProcessMemory {
+    /// Bytes of this process's memory mappings of files under `folder` (from /proc/self/maps): the
+    /// model weights a worker maps instead of reading.
+    public static func mappedBytes(under folder: URL) -> Int64 {
+        guard let text = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return 0 }
+        let prefix = folder.standardizedFileURL.path.hasSuffix("/") ? folder.standardizedFileURL.path : folder.standardizedFileURL.path + "/"
+        var total: Int64 = 0
+        for line in text.split(separator: "\n") {
+            // start-end perms offset dev inode path
+            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            guard fields.count == 6, fields[5].trimmingCharacters(in: .whitespaces).hasPrefix(prefix) else { continue }
+            let range = fields[0].split(separator: "-")
+            guard range.count == 2, let start = UInt64(range[0], radix: 16), let end = UInt64(range[1], radix: 16), end > start else { continue }
+            total += Int64(end - start)
+        }
+        return total
+    }
+}

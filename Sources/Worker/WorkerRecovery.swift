@@ -21,8 +21,9 @@ extension WorkerService {
             do {
                 return try processor.process(record, consumer: consumer)
             } catch {
-                logger.error("could not record the outcome; will retry the record", metadata: [
-                    "error": "\(error)", "partition": "\(record.partition)", "offset": "\(record.offset)"])
+                var metadata = JobMessage.logMetadata(record)
+                metadata["error"] = "\(error)"
+                logger.error("could not record the outcome; will retry the record", metadata: metadata)
                 Self.reconnectIfBroken(repository.db, after: error, logger: logger)
                 let wait = delay
                 let shutdown = self.shutdown
@@ -33,12 +34,12 @@ extension WorkerService {
                 delay = min(delay * 2, 5)
                 if shutdown.isRequested {
                     logger.notice("shutting down: the record is left unrecorded for the next owner",
-                                  metadata: ["partition": "\(record.partition)", "offset": "\(record.offset)"])
+                                  metadata: JobMessage.logMetadata(record))
                     return nil
                 }
                 if !consumer.assignment.contains(TopicPartition(topic: record.topic, partition: record.partition)) {
                     logger.notice("partition revoked while retrying; its new owner processes the record",
-                                  metadata: ["partition": "\(record.partition)", "offset": "\(record.offset)"])
+                                  metadata: JobMessage.logMetadata(record))
                     return nil
                 }
             }

@@ -23,6 +23,9 @@ public struct WorkerConfiguration: Sendable {
     public var maxJobs: Int?
     /// Keep a `JobPathTiming` of every successful job in `WorkerService.pathTimings` (benchmarks).
     public var collectPathTimings = false
+    /// librdkafka `statistics.interval.ms` of the consumer: consumer lag and group state for the metrics
+    /// and `/readyz` (a `statistics.interval.ms` pass-through property overrides it).
+    public var statisticsIntervalMilliseconds = 5_000
 
     public init(kafka: KafkaSettings, database: DatabaseSettings, outputRoot: URL, workerID: String? = nil) {
         self.kafka = kafka
@@ -44,13 +47,16 @@ public final class WorkerService {
     let generator: any ImageGenerator
     let shutdown: ShutdownSignal
     var logger: Logger
+    /// Metrics and health for the HTTP listener (`MetricsServer`); always kept, served only when one runs.
+    public let metrics: WorkerMetrics
     public private(set) var outcomes: [JobOutcome] = []
     /// With `collectPathTimings`: the timings of the jobs this worker claimed and finished.
     public private(set) var pathTimings: [JobPathTiming] = []
 
     public init(configuration: WorkerConfiguration, generator: any ImageGenerator, logger: Logger,
-                shutdown: ShutdownSignal? = nil) {
+                shutdown: ShutdownSignal? = nil, metrics: WorkerMetrics? = nil) {
         self.configuration = configuration
+        self.metrics = metrics ?? WorkerMetrics()
         self.generator = generator
         self.shutdown = shutdown ?? ShutdownSignal(graceSeconds: configuration.shutdownGraceSeconds)
         self.logger = logger
@@ -59,18 +65,31 @@ public final class WorkerService {
 
     /// Runs until a shutdown signal (or the idle / job-count limits) and returns after leaving the group.
     public func run(installSignalHandlers: Bool = true) throws {
+        let metrics = self.metrics, health = metrics.health
         if installSignalHandlers {
             let log = logger
-            shutdown.install { sig in log.notice("signal \(sig): finishing the current job, then stopping") }
+            shutdown.install { sig in
+                health.setShuttingDown()
+                log.notice("signal \(sig): finishing the current job, then stopping")
+            }
         }
         let config = configuration
-        let database = try connectWithRetry("PostgreSQL") { try PostgresConnection(conninfo: config.database.conninfo) }
+        metrics.setInfo(workerID: config.workerID, model: generator.modelNames.first ?? "", version: WorkerVersion.current)
+        let database = try connectWithRetry("PostgreSQL") {
+            do { return try PostgresConnection(conninfo: config.database.conninfo) } catch {
+                health.postgresUnreachable(error)
+                throw error
+            }
+        }
         let repository = JobRepository(connection: database)
         try repository.registerWorker(WorkerInfo(id: config.workerID, host: ProcessInfo.processInfo.hostName,
                                                  pid: Int(getpid()), model: generator.modelNames.first ?? "",
                                                  version: WorkerVersion.current))
+        metrics.heartbeatSucceeded()
         let heartbeat = Heartbeat(conninfo: config.database.conninfo, workerID: config.workerID,
-                                  intervalSeconds: config.heartbeatSeconds, logger: logger)
+                                  intervalSeconds: config.heartbeatSeconds, logger: logger) { error in
+            if let error { health.postgresUnreachable(error) } else { metrics.heartbeatSucceeded() }
+        }
         heartbeat.start()
         defer { heartbeat.stop() }
 
@@ -81,9 +100,27 @@ public final class WorkerService {
         var consumerConfig = KafkaConsumerConfiguration(settings: config.kafka, groupID: config.groupID)
         consumerConfig.clientID = "ternflux-worker-\(config.workerID)"
         let log = logger
-        consumerConfig.onRebalance = { event in log.info("rebalance: \(event)") }
-        consumerConfig.onError = { error in log.warning("kafka: \(error)") }
+        consumerConfig.statisticsIntervalMilliseconds = config.statisticsIntervalMilliseconds
+        consumerConfig.onRebalance = { event in
+            metrics.rebalanced(event)
+            log.info("rebalance: \(event)")
+        }
+        consumerConfig.onError = { error in
+            health.kafkaError("\(error)")
+            log.warning("kafka: \(error)")
+        }
+        consumerConfig.onStatistics = { json in
+            do { metrics.update(try KafkaStatistics.parse(json)) } catch {
+                log.warning("unreadable librdkafka statistics", metadata: ["error": "\(error)"])
+            }
+        }
         let consumer = try connectWithRetry("Kafka (consumer)") { try KafkaConsumer(configuration: consumerConfig) }
+        health.kafkaConsumerStarted()
+        // Statistics are served by the same polling as the consume loop, so while they are on they also
+        // prove liveness during a long job; without them only the loop's turns (one per job) do.
+        let statisticsMs = config.kafka.properties["statistics.interval.ms"].flatMap { Int($0) } ?? config.statisticsIntervalMilliseconds
+        health.wedgedAfterSeconds = statisticsMs > 0 ? max(120, 10 * Double(statisticsMs) / 1000)
+                                                     : config.jobTimeoutSeconds + config.shutdownGraceSeconds + 120
 
         let images = ImageStore(root: config.outputRoot)
         let orphans = images.removeOrphanedTemporaries()
@@ -91,13 +128,14 @@ public final class WorkerService {
         let processor = JobProcessor(workerID: config.workerID, repository: repository, producer: producer,
                                      generator: generator, images: images, limits: config.limits,
                                      retryPolicy: config.retryPolicy, jobTimeoutSeconds: config.jobTimeoutSeconds,
-                                     shutdown: shutdown, logger: logger)
+                                     shutdown: shutdown, logger: logger, metrics: metrics)
         logger.info("worker started", metadata: ["models": "\(generator.modelNames.joined(separator: ","))",
                                                  "output": "\(config.outputRoot.path)"])
         let started = Date()
         var idleSince: Date?
         var processed = 0
         while !shutdown.isRequested {
+            health.pollLoopTurned()
             if let maxJobs = config.maxJobs, processed >= maxJobs { break }
             // The idle clock starts once this member holds partitions (joining the group takes a few
             // seconds), or after a minute without any.
@@ -111,12 +149,15 @@ public final class WorkerService {
             guard let record = try consumer.poll(timeoutMilliseconds: 200) else { continue }
             idleSince = Date()
             processed += 1
+            metrics.setBusy(true)
+            defer { metrics.setBusy(false) }
             // Database or broker trouble is retried with the record in hand (WorkerRecovery.swift).
             if let outcome = try processUntilRecorded(record, processor: processor, consumer: consumer, repository: repository) {
                 outcomes.append(outcome)
                 if config.collectPathTimings, let timing = processor.lastTiming { pathTimings.append(timing) }
             }
         }
+        health.setShuttingDown()
         logger.info("leaving the consumer group")
         try consumer.close()
         try? repository.markWorkerStopped(workerID: config.workerID)
@@ -130,7 +171,9 @@ public final class WorkerService {
             do { return try connect() } catch {
                 if shutdown.isRequested { throw error }
                 logger.warning("cannot reach \(what); retrying in \(delay) s", metadata: ["error": "\(error)"])
-                Thread.sleep(forTimeInterval: delay)
+                // In slices, so SIGTERM during a long backoff is noticed at once.
+                let end = Date().addingTimeInterval(delay)
+                while Date() < end && !shutdown.isRequested { Thread.sleep(forTimeInterval: 0.1) }
                 delay = min(delay * 2, 30)
             }
         }
@@ -147,11 +190,15 @@ final class Heartbeat: @unchecked Sendable {
     let workerID: String
     let intervalSeconds: Double
     let logger: Logger
+    /// After each beat: nil when it was written, else the error.
+    let onBeat: @Sendable ((any Error)?) -> Void
     private let stopped = NSCondition()
     private var stopRequested = false
     private var thread: Thread?
 
-    init(conninfo: String, workerID: String, intervalSeconds: Double, logger: Logger) {
+    init(conninfo: String, workerID: String, intervalSeconds: Double, logger: Logger,
+         onBeat: @escaping @Sendable ((any Error)?) -> Void = { _ in }) {
+        self.onBeat = onBeat
         self.conninfo = conninfo
         self.workerID = workerID
         self.intervalSeconds = intervalSeconds
@@ -170,7 +217,9 @@ final class Heartbeat: @unchecked Sendable {
                 do {
                     if connection == nil { connection = try PostgresConnection(conninfo: conninfo) }
                     _ = try JobRepository(connection: connection!).heartbeat(workerID: workerID)
+                    onBeat(nil)
                 } catch {
+                    onBeat(error)
                     logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
                     connection?.close()
                     connection = nil

@@ -36,6 +36,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("fixed-image-delay"), help: "With --fixed-image: seconds each job pretends to take.")
     var fixedImageDelay: Double = 0
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
+    @Option(name: .customLong("metrics-port"), help: "TCP port of the HTTP listener serving /metrics, /healthz and /readyz (default: $TERNFLUX_METRICS_PORT, else 9464; 0 picks a free port and logs it).")
+    var metricsPort: Int?
+    @Option(name: .customLong("metrics-host"), help: "Address the HTTP listener binds.") var metricsHost = "0.0.0.0"
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var kafka: KafkaOptions
@@ -54,15 +57,47 @@ struct WorkerCommand: ParsableCommand {
         config.maxJobs = maxJobs
         config.retryPolicy.maxAttempts = maxAttempts
 
+        // The listener comes first, so probes answer (unready) while the model loads and while Kafka or
+        // Postgres are retried.
+        let metrics = WorkerMetrics()
+        let server: MetricsServer
+        if let port = try explicitMetricsPort() {
+            server = try MetricsServer(host: metricsHost, port: port, metrics: metrics)
+        } else {
+            do {
+                server = try MetricsServer(host: metricsHost, port: Self.defaultMetricsPort, metrics: metrics)
+            } catch {
+                // Several workers on one host without ports of their own: the later ones take any free port.
+                logger.warning("default metrics port \(Self.defaultMetricsPort) is taken; using a free port", metadata: ["error": "\(error)"])
+                server = try MetricsServer(host: metricsHost, port: 0, metrics: metrics)
+            }
+        }
+        defer { server.close() }
+        logger.notice("metrics endpoint listening on \(server.host):\(server.port)",
+                      metadata: ["paths": "/metrics /healthz /readyz"])
+
         let generator: any ImageGenerator
         if fixedImage {
             generator = try FixedImageGenerator(modelNames: modelNames.isEmpty ? ["default"] : modelNames, delaySeconds: fixedImageDelay)
         } else {
             let folder = try ModelFolder.resolve(flag: model)
             logger.info("loading model", metadata: ["folder": "\(folder.path)", "mode": "\(mode.rawValue)"])
+            metrics.setModelFolder(folder)
             generator = try FluxImageGenerator(modelDirectory: folder, mode: mode, extraNames: modelNames)
         }
-        try WorkerService(configuration: config, generator: generator, logger: logger).run()
+        metrics.health.setModelLoaded()
+        try WorkerService(configuration: config, generator: generator, logger: logger, metrics: metrics).run()
+    }
+
+    static let defaultMetricsPort = 9464
+
+    /// `--metrics-port`, else `$TERNFLUX_METRICS_PORT`; nil when neither is given (the default port).
+    /// A port asked for explicitly must be free: failing to bind it stops the worker.
+    func explicitMetricsPort() throws -> Int? {
+        if let metricsPort { return metricsPort }
+        guard let text = ProcessInfo.processInfo.environment["TERNFLUX_METRICS_PORT"], !text.isEmpty else { return nil }
+        guard let port = Int(text) else { throw ValidationError("TERNFLUX_METRICS_PORT='\(text)' is not a port number") }
+        return port
     }
 }
 

@@ -63,13 +63,18 @@ final class PipelineHarness {
 
     /// Starts a `ternflux worker` process serving the fixed tiny image.
     @discardableResult
-    func startWorkerProcess(id: String, delay: Double = 0, idleExit: Double = 4, extra: [String] = []) throws -> Process {
+    /// `conninfo` / `brokers` override where it connects; `logLevel` and `metricsPort` (default: any
+    /// free port) are the worker's flags.
+    func startWorkerProcess(id: String, delay: Double = 0, idleExit: Double = 4, extra: [String] = [],
+                            conninfo: String? = nil, brokers: String? = nil, logLevel: String = "warning",
+                            metricsPort: Int = 0) throws -> Process {
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = ["worker", "--fixed-image", "--fixed-image-delay", String(delay), "--worker-id", id,
-                       "--exit-when-idle", String(idleExit), "--output", output.path, "--database-url", conninfo,
-                       "--brokers", broker.bootstrapServers, "--kafka-property", "session.timeout.ms=6000",
-                       "--kafka-property", "heartbeat.interval.ms=500", "--log-level", "warning"] + extra
+                       "--exit-when-idle", String(idleExit), "--output", output.path, "--database-url", conninfo ?? self.conninfo,
+                       "--brokers", brokers ?? broker.bootstrapServers, "--kafka-property", "session.timeout.ms=6000",
+                       "--kafka-property", "heartbeat.interval.ms=500", "--log-level", logLevel,
+                       "--metrics-port", String(metricsPort)] + extra
         let log = output.appendingPathComponent("\(id).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         p.standardError = try FileHandle(forWritingTo: log)

@@ -1,0 +1,201 @@
+import Foundation
+import JobQueue
+import JobStore
+import Worker
+import XCTest
+
+/// The worker's HTTP listener on real `ternflux worker` processes: /metrics while jobs run (checked by
+/// promtool and against the database), /healthz and /readyz through start-up with Postgres or Kafka
+/// unreachable, and start-up errors.
+final class WorkerObservabilityTests: XCTestCase {
+    func testMetricsEndpointCountsTheJobsAWorkerRunsAndPassesPromtool() throws {
+        let harness = try PipelineHarness(partitions: 2)
+        let plan = try harness.submit(["a red fox", "a blue heron", "a green frog"])
+        let id = "obs-metrics"
+        let worker = try harness.startWorkerProcess(id: id, delay: 0.4, idleExit: 60,
+                                                    extra: ["--kafka-property", "statistics.interval.ms=500"], logLevel: "info")
+        let port = try XCTUnwrap(harness.metricsPort(ofWorker: id))
+
+        // Busy while a job runs (each pretends to take 0.4 s).
+        harness.waitUntil("ternflux_worker_busy 1", timeout: 60) {
+            Sample.parse(Probe.get(port: port, path: "/metrics")?.body ?? "").value("ternflux_worker_busy") == 1
+        }
+        XCTAssertEqual(Probe.get(port: port, path: "/healthz")?.status, 200)
+        try harness.waitUntil("the batch to succeed") { try harness.states(plan.batchID)[.succeeded] == 3 }
+
+        // Lag comes from librdkafka statistics; once the offsets are committed it is 0 on both partitions.
+        var samples: [Sample] = []
+        harness.waitUntil("lag 0 on both partitions and the worker idle", timeout: 30) {
+            samples = Sample.parse(Probe.get(port: port, path: "/metrics")?.body ?? "")
+            let lag = samples.all("ternflux_consumer_lag_messages")
+            return lag.count == 2 && lag.allSatisfy { $0.value == 0 } && samples.value("ternflux_worker_busy") == 0
+        }
+        let answer = try XCTUnwrap(Probe.get(port: port, path: "/metrics"))
+        XCTAssertEqual(answer.status, 200)
+        XCTAssertEqual(answer.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8")
+        samples = Sample.parse(answer.body)
+
+        XCTAssertEqual(samples.value("ternflux_jobs_total", ["outcome": "succeeded"]), 3)
+        for outcome in ["failed", "retried", "skipped", "canceled"] {
+            XCTAssertEqual(samples.value("ternflux_jobs_total", ["outcome": outcome]), 0, outcome)
+        }
+        XCTAssertEqual(samples.value("ternflux_dead_letters_total", ["reason": "max_attempts"]), 0)
+        XCTAssertEqual(samples.value("ternflux_dead_letters_total", ["reason": "unidentifiable"]), 0)
+        XCTAssertEqual(samples.value("ternflux_images_generated_total"), 3)
+        for phase in ["queue_wait", "tokenize_encode", "denoise", "vae_decode", "png_encode", "store", "total"] {
+            XCTAssertEqual(samples.value("ternflux_job_phase_duration_seconds_count", ["phase": phase]), 3, phase)
+            XCTAssertEqual(samples.value("ternflux_job_phase_duration_seconds_bucket", ["phase": phase, "le": "+Inf"]), 3, phase)
+        }
+        // Each job pretended to take 0.4 s inside `generate`, so every total is above 0.25 s.
+        XCTAssertEqual(samples.value("ternflux_job_phase_duration_seconds_bucket", ["phase": "total", "le": "0.25"]), 0)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(samples.value("ternflux_job_phase_duration_seconds_sum", ["phase": "total"])), 1.2)
+        let buckets = samples.filter { $0.name == "ternflux_job_phase_duration_seconds_bucket" && $0.labels["phase"] == "total" }
+            .compactMap { $0.labels["le"] }
+        XCTAssertEqual(buckets, ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "10.0", "25.0",
+                                 "50.0", "100.0", "250.0", "600.0", "+Inf"])
+        XCTAssertEqual(samples.value("ternflux_denoise_step_duration_seconds_count"), 0) // the fixed image has no steps
+        XCTAssertEqual(samples.value("ternflux_consumer_assigned_partitions"), 2)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(samples.value("ternflux_consumer_rebalances_total")), 1)
+        XCTAssertEqual(Set(samples.all("ternflux_consumer_lag_messages").map { $0.labels }),
+                       [["topic": "ternflux.jobs", "partition": "0"], ["topic": "ternflux.jobs", "partition": "1"]])
+        XCTAssertGreaterThan(try XCTUnwrap(samples.value("ternflux_worker_resident_memory_bytes")), 1_000_000)
+        XCTAssertEqual(samples.value("ternflux_model_mapped_bytes"), 0) // the fixed image maps no model
+        let heartbeat = try XCTUnwrap(samples.value("ternflux_worker_last_heartbeat_timestamp_seconds"))
+        XCTAssertLessThan(abs(heartbeat - Date().timeIntervalSince1970), 60)
+        XCTAssertEqual(samples.value("ternflux_worker_ready"), 1)
+        XCTAssertEqual(samples.value("ternflux_worker_info", ["worker_id": id, "model": "default", "version": WorkerVersion.current]), 1)
+
+        let promtool = try promtoolCheckMetrics(answer.body)
+        XCTAssertEqual(promtool.status, 0, "promtool check metrics: \(promtool.output)")
+
+        XCTAssertEqual(Probe.get(port: port, path: "/readyz")?.status, 200)
+        XCTAssertEqual(Probe.get(port: port, path: "/nope")?.status, 404)
+
+        // Every log line about a job names it: job id, batch id and attempt.
+        let jobLines = harness.workerLog(id).split(separator: "\n").filter { $0.contains("generating") || $0.contains("succeeded") }
+        XCTAssertEqual(jobLines.count, 6, harness.workerLog(id))
+        for line in jobLines {
+            XCTAssertTrue(line.contains("job_id=") && line.contains("batch_id=\(plan.batchID.uuidString.lowercased())")
+                          && line.contains("attempt=0"), String(line))
+        }
+
+        // After SIGTERM: unready ("shutting down") until the process is gone, then exit 0.
+        kill(worker.processIdentifier, SIGTERM)
+        worker.waitUntilExit()
+        XCTAssertEqual(worker.terminationStatus, 0, harness.workerLog(id))
+        XCTAssertNil(Probe.get(port: port, path: "/healthz"), "the listener closes with the process")
+    }
+
+    func testReadinessFollowsPostgresAndKafkaThroughStartUp() throws {
+        let harness = try PipelineHarness(partitions: 1)
+        // Postgres "down": the conninfo names a socket folder with no server socket in it yet.
+        let realSocketFolder = try XCTUnwrap(harness.conninfo.split(separator: " ").first { $0.hasPrefix("host=") }?.dropFirst(5))
+        let emptyFolder = FileManager.default.temporaryDirectory.appendingPathComponent("ternflux-nopg-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: emptyFolder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: emptyFolder) }
+        let downConninfo = harness.conninfo.replacingOccurrences(of: "host=\(realSocketFolder)", with: "host=\(emptyFolder.path)")
+
+        // Kafka "down": a port nothing listens on.
+        let closedPort = try Self.unusedLocalPort()
+        let noPostgres = try harness.startWorkerProcess(id: "obs-nopg", idleExit: 60, conninfo: downConninfo, logLevel: "notice")
+        let noKafka = try harness.startWorkerProcess(id: "obs-nokafka", idleExit: 60, brokers: "127.0.0.1:\(closedPort)", logLevel: "notice")
+        let pgPort = try XCTUnwrap(harness.metricsPort(ofWorker: "obs-nopg"))
+        let kafkaPort = try XCTUnwrap(harness.metricsPort(ofWorker: "obs-nokafka"))
+
+        var reason = ""
+        harness.waitUntil("/readyz to name postgres", timeout: 30) {
+            reason = Probe.get(port: pgPort, path: "/readyz").map { "\($0.status) \($0.body)" } ?? ""
+            return reason.hasPrefix("503 ") && reason.contains("postgres: cannot connect to PostgreSQL")
+        }
+        XCTAssertTrue(reason.contains(emptyFolder.path), reason + harness.workerLog("obs-nopg")) // the socket it tried
+        XCTAssertEqual(Probe.get(port: pgPort, path: "/healthz")?.status, 200)
+        harness.waitUntil("the worker to log that it retries PostgreSQL", timeout: 30) {
+            harness.workerLog("obs-nopg").contains("cannot reach PostgreSQL; retrying")
+        }
+
+        harness.waitUntil("/readyz to name kafka", timeout: 30) {
+            reason = Probe.get(port: kafkaPort, path: "/readyz").map { "\($0.status) \($0.body)" } ?? ""
+            return reason.hasPrefix("503 ") && reason.contains("kafka: consumer group not joined")
+                && reason.contains("127.0.0.1:\(closedPort)")
+        }
+        XCTAssertFalse(reason.contains("postgres"), reason)
+        XCTAssertEqual(Probe.get(port: kafkaPort, path: "/healthz")?.status, 200)
+        XCTAssertTrue(harness.workerLog("obs-nokafka").contains("kafka:"), harness.workerLog("obs-nokafka"))
+        XCTAssertEqual(Sample.parse(Probe.get(port: kafkaPort, path: "/metrics")?.body ?? "").value("ternflux_worker_ready"), 0)
+
+        // Postgres comes up: the server's socket appears where the worker looks.
+        let socketName = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: String(realSocketFolder))
+            .first { $0.hasPrefix(".s.PGSQL.") && !$0.hasSuffix(".lock") })
+        try FileManager.default.createSymbolicLink(atPath: emptyFolder.appendingPathComponent(socketName).path,
+                                                   withDestinationPath: "\(realSocketFolder)/\(socketName)")
+        harness.waitUntil("/readyz 200 once Postgres is reachable and the group joined", timeout: 60) {
+            Probe.get(port: pgPort, path: "/readyz")?.status == 200
+        }
+        XCTAssertEqual(Probe.get(port: pgPort, path: "/healthz")?.status, 200)
+        // The Kafka-less worker is still alive, unready, after all that time.
+        XCTAssertTrue(noKafka.isRunning, harness.workerLog("obs-nokafka"))
+        XCTAssertEqual(Probe.get(port: kafkaPort, path: "/readyz")?.status, 503)
+        XCTAssertEqual(Probe.get(port: kafkaPort, path: "/healthz")?.status, 200)
+
+        // Both stop cleanly on SIGTERM, the one that never reached its broker included.
+        for p in [noPostgres, noKafka] { kill(p.processIdentifier, SIGTERM) }
+        harness.waitUntil("both workers to exit after SIGTERM", timeout: 30) { !noPostgres.isRunning && !noKafka.isRunning }
+        for (p, id) in [(noPostgres, "obs-nopg"), (noKafka, "obs-nokafka")] where !p.isRunning {
+            XCTAssertEqual(p.terminationStatus, 0, harness.workerLog(id))
+        }
+    }
+
+    func testBadKafkaPropertyIsRejectedWithLibrdkafkasMessage() throws {
+        let p = Process()
+        p.executableURL = PipelineHarness.binary
+        p.arguments = ["worker", "--fixed-image", "--brokers", "127.0.0.1:9", "--database-url", "host=/nonexistent",
+                       "--metrics-port", "0", "--kafka-property", "no.such.property=1"]
+        let errors = Pipe()
+        p.standardError = errors
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        XCTAssertTrue(text.contains(#"No such configuration property: "no.such.property""#), text)
+    }
+
+    func testExplicitMetricsPortInUseStopsTheWorkerNamingThePort() throws {
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("0.0.0.0")
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        XCTAssertEqual(listen(holder, 1), 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(holder, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+
+        let p = Process()
+        p.executableURL = PipelineHarness.binary
+        p.arguments = ["worker", "--fixed-image", "--brokers", "127.0.0.1:9", "--database-url", "host=/nonexistent",
+                       "--metrics-port", String(port)]
+        let errors = Pipe()
+        p.standardError = errors
+        try p.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        XCTAssertTrue(text.contains("cannot listen for metrics on 0.0.0.0:\(port)"), text)
+    }
+
+    /// A TCP port that was free a moment ago (bound to 0, read back, closed).
+    static func unusedLocalPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0 else { throw POSIXError(.EADDRNOTAVAIL) }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
