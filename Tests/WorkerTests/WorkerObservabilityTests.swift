@@ -23,12 +23,14 @@ final class WorkerObservabilityTests: XCTestCase {
         XCTAssertEqual(Probe.get(port: port, path: "/healthz")?.status, 200)
         try harness.waitUntil("the batch to succeed") { try harness.states(plan.batchID)[.succeeded] == 3 }
 
-        // Lag comes from librdkafka statistics; once the offsets are committed it is 0 on both partitions.
+        // Lag comes from librdkafka statistics; once the offsets are committed it is 0. A partition none of
+        // the 3 jobs landed on has no committed offset, and librdkafka reports its lag as unknown (-1, no
+        // series): seen when all 3 keys hashed to one partition.
         var samples: [Sample] = []
-        harness.waitUntil("lag 0 on both partitions and the worker idle", timeout: 30) {
+        harness.waitUntil("lag 0 and the worker idle", timeout: 30) {
             samples = Sample.parse(Probe.get(port: port, path: "/metrics")?.body ?? "")
             let lag = samples.all("ternflux_consumer_lag_messages")
-            return lag.count == 2 && lag.allSatisfy { $0.value == 0 } && samples.value("ternflux_worker_busy") == 0
+            return !lag.isEmpty && lag.allSatisfy { $0.value == 0 } && samples.value("ternflux_worker_busy") == 0
         }
         let answer = try XCTUnwrap(Probe.get(port: port, path: "/metrics"))
         XCTAssertEqual(answer.status, 200)
@@ -56,8 +58,10 @@ final class WorkerObservabilityTests: XCTestCase {
         XCTAssertEqual(samples.value("ternflux_denoise_step_duration_seconds_count"), 0) // the fixed image has no steps
         XCTAssertEqual(samples.value("ternflux_consumer_assigned_partitions"), 2)
         XCTAssertGreaterThanOrEqual(try XCTUnwrap(samples.value("ternflux_consumer_rebalances_total")), 1)
-        XCTAssertEqual(Set(samples.all("ternflux_consumer_lag_messages").map { $0.labels }),
-                       [["topic": "ternflux.jobs", "partition": "0"], ["topic": "ternflux.jobs", "partition": "1"]])
+        let lagSeries = samples.all("ternflux_consumer_lag_messages")
+        XCTAssertTrue(!lagSeries.isEmpty && lagSeries.allSatisfy {
+            $0.labels["topic"] == "ternflux.jobs" && ["0", "1"].contains($0.labels["partition"]) && $0.labels.count == 2
+        }, "\(lagSeries)")
         XCTAssertGreaterThan(try XCTUnwrap(samples.value("ternflux_worker_resident_memory_bytes")), 1_000_000)
         XCTAssertEqual(samples.value("ternflux_model_mapped_bytes"), 0) // the fixed image maps no model
         let heartbeat = try XCTUnwrap(samples.value("ternflux_worker_last_heartbeat_timestamp_seconds"))
