@@ -22,7 +22,7 @@ extension ProcessMemory {
     /// Bytes of this process's memory mappings of files under `folder` (from /proc/self/maps): the
     /// model weights a worker maps instead of reading.
     public static func mappedBytes(under folder: URL) -> Int64 {
-        guard let text = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return 0 }
+        guard let text = readProcFile("/proc/self/maps") else { return 0 }
         let prefix = folder.standardizedFileURL.path.hasSuffix("/") ? folder.standardizedFileURL.path : folder.standardizedFileURL.path + "/"
         var total: Int64 = 0
         for line in text.split(separator: "\n") {
@@ -34,5 +34,24 @@ extension ProcessMemory {
             total += Int64(end - start)
         }
         return total
+    }
+}
+
+extension ProcessMemory {
+    /// Reads a /proc file to its end. procfs reports size 0, and Foundation's
+    /// `String(contentsOfFile:)` then returns only the first page (seen with /proc/self/maps).
+    static func readProcFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { return nil }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

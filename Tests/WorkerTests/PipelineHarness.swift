@@ -89,14 +89,15 @@ final class PipelineHarness {
     }
 
     /// An in-process worker on its own thread; returns the service once it stops (idle or max jobs).
-    func runWorkerInProcess(id: String, generator: any ImageGenerator, idleExit: Double = 3, maxJobs: Int? = nil) throws -> WorkerService {
+    func runWorkerInProcess(id: String, generator: any ImageGenerator, idleExit: Double = 3, maxJobs: Int? = nil,
+                            metrics: WorkerMetrics? = nil) throws -> WorkerService {
         var config = WorkerConfiguration(kafka: kafka, database: DatabaseSettings(conninfo: conninfo), outputRoot: output, workerID: id)
         config.exitWhenIdleSeconds = idleExit
         config.maxJobs = maxJobs
         config.retryPolicy = RetryPolicy(maxAttempts: 3, baseDelaySeconds: 0.2, maxDelaySeconds: 1)
         var logger = Logger(label: "test.worker")
         logger.logLevel = .warning
-        let service = WorkerService(configuration: config, generator: generator, logger: logger)
+        let service = WorkerService(configuration: config, generator: generator, logger: logger, metrics: metrics)
         try service.run(installSignalHandlers: false)
         return service
     }

@@ -1,6 +1,7 @@
 import Foundation
 import JobQueue
 import JobStore
+import FluxModel
 import Worker
 import XCTest
 
@@ -88,6 +89,45 @@ final class WorkerObservabilityTests: XCTestCase {
         worker.waitUntilExit()
         XCTAssertEqual(worker.terminationStatus, 0, harness.workerLog(id))
         XCTAssertNil(Probe.get(port: port, path: "/healthz"), "the listener closes with the process")
+    }
+
+    /// With a real (tiny) FLUX model quantized to ternary: one histogram observation per denoising step,
+    /// and the memory-mapped packed weights counted (an f32 checkpoint is read into memory, not kept mapped).
+    func testFluxJobFillsTheStepHistogramAndMappedModelBytes() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ternflux-obs-model-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let quantize = Process()
+        quantize.executableURL = PipelineHarness.binary
+        quantize.arguments = ["quantize", PipelineHarness.packageRoot.appendingPathComponent("Tests/Fixtures/tiny-flux").path,
+                              folder.path, "--format", "i2"]
+        quantize.standardOutput = FileHandle.nullDevice
+        try quantize.run()
+        quantize.waitUntilExit()
+        XCTAssertEqual(quantize.terminationStatus, 0)
+        let transformerBytes = try XCTUnwrap(FileManager.default.attributesOfItem(
+            atPath: folder.appendingPathComponent("transformer/diffusion_pytorch_model.safetensors").path)[.size] as? Int)
+        let metrics = WorkerMetrics()
+        metrics.setModelFolder(folder)
+        let generator = try FluxImageGenerator(modelDirectory: folder, mode: .f32, maxSequenceLength: 32)
+        metrics.health.setModelLoaded()
+        let h = try PipelineHarness(partitions: 1)
+        _ = try h.submit(["a red circle"], steps: 3)
+        let service = try h.runWorkerInProcess(id: "w-flux-metrics", generator: generator, idleExit: 2, metrics: metrics)
+        XCTAssertEqual(service.outcomes.count, 1)
+
+        let exposition = String(decoding: metrics.exposition(), as: UTF8.self)
+        let samples = Sample.parse(exposition)
+        XCTAssertEqual(samples.value("ternflux_jobs_total", ["outcome": "succeeded"]), 1)
+        XCTAssertEqual(samples.value("ternflux_images_generated_total"), 1)
+        XCTAssertEqual(samples.value("ternflux_denoise_step_duration_seconds_count"), 3)
+        XCTAssertEqual(samples.value("ternflux_job_phase_duration_seconds_count", ["phase": "denoise"]), 1)
+        XCTAssertGreaterThan(try XCTUnwrap(samples.value("ternflux_job_phase_duration_seconds_sum", ["phase": "denoise"])), 0)
+        // The packed transformer file stays mapped (whole pages of it).
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(samples.value("ternflux_model_mapped_bytes")), Double(transformerBytes))
+        XCTAssertEqual(samples.value("ternflux_worker_info", ["worker_id": "w-flux-metrics", "model": "default"]), 1)
+        let promtool = try promtoolCheckMetrics(exposition)
+        XCTAssertEqual(promtool.status, 0, promtool.output)
+        withExtendedLifetime(generator) {}
     }
 
     func testReadinessFollowsPostgresAndKafkaThroughStartUp() throws {
