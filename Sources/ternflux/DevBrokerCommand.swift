@@ -51,33 +51,20 @@ struct DevBrokerCommand: ParsableCommand {
         }
         on(SIGINT) { stop.signal() }
         on(SIGTERM) { stop.signal() }
+        // The mock cluster silently discards a partition's oldest records beyond ~5 MiB: say so loudly. The
+        // watcher has its own thread (its queries block) and pauses while the brokers are down.
+        let watcher = RetentionWatcher(broker: broker, partitions: partitions)
         on(SIGUSR1) {
+            watcher.setBrokersDown(true)
             do { try broker.setDown(); emit("brokers=down") } catch { FileHandle.standardError.write(Data("\(error)\n".utf8)) }
         }
         on(SIGUSR2) {
             do { try broker.setUp(); emit("brokers=up") } catch { FileHandle.standardError.write(Data("\(error)\n".utf8)) }
+            watcher.setBrokersDown(false)
         }
-        // The mock cluster silently discards a partition's oldest records beyond ~5 MiB: say so loudly.
-        let watch = DispatchSource.makeTimerSource(queue: queue)
-        var reported = [Int64](repeating: 0, count: partitions)
-        let partitions = self.partitions
-        watch.schedule(deadline: .now() + 5, repeating: 5)
-        watch.setEventHandler {
-            guard let first = try? broker.firstRetainedOffsets(topic: KafkaSettings.jobsTopic, partitions: partitions) else { return }
-            let grown = first.indices.filter { first[$0] > reported[$0] }
-            guard !grown.isEmpty else { return }
-            reported = zip(reported, first).map { max($0, $1) }
-            let list = grown.map { "\(KafkaSettings.jobsTopic)[\($0)] now starts at offset \(first[$0])" }.joined(separator: ", ")
-            FileHandle.standardError.write(Data("""
-                warning: the embedded broker discarded its oldest records (it keeps about \(EmbeddedBroker.retainedBytesPerPartition >> 20) MiB \
-                per partition in memory): \(list). Jobs in records no worker had read yet were never delivered and stay \
-                queued; use more --partitions for large batches, or a real Kafka cluster.
-
-                """.utf8))
-        }
-        watch.resume()
+        watcher.start()
         stop.wait()
-        watch.cancel()
+        watcher.stop()
         broker.close()
         emit("stopped")
         withExtendedLifetime(sources) {}
@@ -88,4 +75,63 @@ struct DevBrokerCommand: ParsableCommand {
 private func emit(_ line: String) {
     print(line)
     fflush(stdout)
+}
+
+/// Checks every few seconds where each job partition's log starts and warns on stderr when the mock
+/// cluster discarded records (EmbeddedBroker.firstRetainedOffsets).
+private final class RetentionWatcher: @unchecked Sendable {
+    let broker: EmbeddedBroker
+    let partitions: Int
+    private let condition = NSCondition()
+    private var brokersDown = false
+    private var stopping = false
+    private var finished = false
+
+    init(broker: EmbeddedBroker, partitions: Int) {
+        self.broker = broker
+        self.partitions = partitions
+    }
+
+    func setBrokersDown(_ down: Bool) {
+        condition.lock(); brokersDown = down; condition.unlock()
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            var reported = [Int64](repeating: 0, count: partitions)
+            while true {
+                condition.lock()
+                if !stopping { _ = condition.wait(until: Date().addingTimeInterval(5)) }
+                let (stop, down) = (stopping, brokersDown)
+                condition.unlock()
+                if stop { break }
+                if down { continue }
+                guard let first = try? broker.firstRetainedOffsets(topic: KafkaSettings.jobsTopic, partitions: partitions,
+                                                                   timeoutMilliseconds: 500) else { continue }
+                let grown = first.indices.filter { first[$0] > reported[$0] }
+                guard !grown.isEmpty else { continue }
+                reported = zip(reported, first).map { max($0, $1) }
+                let list = grown.map { "\(KafkaSettings.jobsTopic)[\($0)] now starts at offset \(first[$0])" }.joined(separator: ", ")
+                FileHandle.standardError.write(Data("""
+                    warning: the embedded broker discarded its oldest records (it keeps about \(EmbeddedBroker.retainedBytesPerPartition >> 20) MiB \
+                    per partition in memory): \(list). Jobs in records no worker had read yet were never delivered and stay \
+                    queued; use more --partitions for large batches, or a real Kafka cluster.
+
+                    """.utf8))
+            }
+            condition.lock(); finished = true; condition.broadcast(); condition.unlock()
+        }
+        thread.name = "ternflux-dev-broker-retention"
+        thread.start()
+    }
+
+    /// Stops the thread and waits (bounded) for a query in flight, so the broker can be closed after it.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        let deadline = Date().addingTimeInterval(10)
+        while !finished && condition.wait(until: deadline) {}
+        condition.unlock()
+    }
 }
