@@ -2,13 +2,21 @@ import Foundation
 
 /// The score of one generated image.
 public struct EvalImageResult: Sendable, Codable, Equatable {
+    /// Position of the prompt in the prompt list (0-based): the same text may appear more than once.
+    public var promptIndex: Int
     public var prompt: String
     public var category: EvalCategory
     public var seed: UInt64
     public var correct: Bool
     public var detected: [DetectedObject]
 
-    public init(prompt: String, category: EvalCategory, seed: UInt64, correct: Bool, detected: [DetectedObject]) {
+    enum CodingKeys: String, CodingKey {
+        case promptIndex = "prompt_index", prompt, category, seed, correct, detected
+    }
+
+    public init(promptIndex: Int, prompt: String, category: EvalCategory, seed: UInt64, correct: Bool,
+                detected: [DetectedObject]) {
+        self.promptIndex = promptIndex
         self.prompt = prompt
         self.category = category
         self.seed = seed
@@ -106,11 +114,13 @@ public struct EvalReport: Sendable, Codable, Equatable {
         return out
     }
 
-    /// The summary GenEval's summary_scores.py prints: totals, then one line per task, then the overall score.
+    /// The summary GenEval's summary_scores.py prints: totals (a prompt counts as correct when any of its images
+    /// is), then one line per task, then the overall score.
     public func table() -> String {
         let correctImages = results.filter(\.correct).count
-        var byPrompt: [String: Bool] = [:]
-        for r in results { byPrompt[r.prompt, default: true] = byPrompt[r.prompt, default: true] && r.correct }
+        // As GenEval: a prompt is correct when any of its images is.
+        var byPrompt: [Int: Bool] = [:]
+        for r in results { byPrompt[r.promptIndex] = (byPrompt[r.promptIndex] ?? false) || r.correct }
         let correctPrompts = byPrompt.values.filter { $0 }.count
         func pct(_ a: Int, _ b: Int) -> String { b == 0 ? "n/a" : String(format: "%.2f%%", 100 * Double(a) / Double(b)) }
         var lines = [
@@ -128,7 +138,7 @@ public struct EvalReport: Sendable, Codable, Equatable {
         ]
         for category in EvalCategory.allCases {
             guard let s = categories[category] else { continue }
-            let name = category.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)
+            let name = category.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)
             lines.append("\(name) = \(pct(s.correct, s.total)) (\(s.correct) / \(s.total))")
         }
         if !unparsedPrompts.isEmpty {
@@ -140,12 +150,6 @@ public struct EvalReport: Sendable, Codable, Equatable {
         lines.append("")
         lines.append(String(format: "Overall score (avg. over tasks): %.5f", overall))
         return lines.joined(separator: "\n")
-    }
-
-    /// One markdown table row: overall, then the six categories in GenEval's order.
-    public func markdownRow(name: String) -> String {
-        let cells = EvalCategory.grammarCategories.map { c in categories[c].map { String(format: "%.3f", $0.accuracy) } ?? "—" }
-        return "| \(name) | " + String(format: "%.3f", overall) + " | " + cells.joined(separator: " | ") + " |"
     }
 
     public func json() throws -> Data {

@@ -32,7 +32,7 @@ public struct MiniGenEvalRun {
                 let image = try generate(p.text, seed)
                 let objects = try detector.detect(rgb: image.rgb, width: image.width, height: image.height)
                 let correct = EvalJudge.isCorrect(p.prompt, objects)
-                let result = EvalImageResult(prompt: p.text, category: p.prompt.category, seed: seed, correct: correct,
+                let result = EvalImageResult(promptIndex: i, prompt: p.text, category: p.prompt.category, seed: seed, correct: correct,
                                              detected: objects)
                 results.append(result)
                 if gridTiles[result.category, default: []].count < options.gridImagesPerCategory {

@@ -37,8 +37,12 @@ final class MiniGenEvalRunTests: XCTestCase {
         XCTAssertEqual(report.unparsedPrompts, ["a photo of a dog"])
         XCTAssertEqual(tiles.count, categories.count)
         let table = report.table()
-        XCTAssertTrue(table.contains("position       = 50.00% (2 / 4)"), table)
-        XCTAssertTrue(table.contains("other          = 0.00% (0 / 2)"), table)
+        XCTAssertTrue(table.contains("position         = 50.00% (2 / 4)"), table)
+        XCTAssertTrue(table.contains("other            = 0.00% (0 / 2)"), table)
+        // every true prompt had both images right; the false ones none
+        let promptsCorrect = Double(picked.count) / Double(prompts.count) * 100
+        XCTAssertTrue(table.contains("% correct prompts: " + String(format: "%.2f%%", promptsCorrect)), table)
+        XCTAssertEqual(report.results.map(\.promptIndex), (0..<prompts.count).flatMap { [$0, $0] })
         XCTAssertTrue(table.contains("Overall score (avg. over tasks): "), table)
         let json = try JSONSerialization.jsonObject(with: report.json()) as! [String: Any]
         XCTAssertEqual(json["overall"] as? Double ?? -1, report.overall, accuracy: 1e-12)
