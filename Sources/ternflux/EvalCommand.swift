@@ -49,6 +49,15 @@ struct EvalCommand: ParsableCommand {
         } else {
             list = DefaultEvalPrompts.prompts().map { ($0.caption, $0) }
         }
+        // The grid is written at the end: a folder that is not there should not cost a whole run.
+        if let grid {
+            let parent = URL(fileURLWithPath: grid).deletingLastPathComponent()
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: parent.path, isDirectory: &isDirectory), isDirectory.boolValue,
+                  FileManager.default.isWritableFile(atPath: parent.path) else {
+                throw FluxCommandError("--grid \(grid): the folder \(parent.path) does not exist or is not writable")
+            }
+        }
         let folder = try ModelFolder.resolve(flag: model)
         let defaults = try GenerationDefaults.load(modelDirectory: folder)
         let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation)
