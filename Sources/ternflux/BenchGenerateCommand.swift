@@ -26,6 +26,8 @@ struct BenchGenerateCommand: ParsableCommand {
         let loadSeconds: Double
         let secondsPerImage: [Double]
         let medianSecondsPerImage: Double
+        let cpuSecondsPerImage: [Double]
+        let medianCPUSecondsPerImage: Double
         let phaseSeconds: [String: Double]
         let peakRSSBytes: Int
         enum CodingKeys: String, CodingKey {
@@ -33,6 +35,8 @@ struct BenchGenerateCommand: ParsableCommand {
             case loadSeconds = "load_seconds"
             case secondsPerImage = "seconds_per_image"
             case medianSecondsPerImage = "median_seconds_per_image"
+            case cpuSecondsPerImage = "cpu_seconds_per_image"
+            case medianCPUSecondsPerImage = "median_cpu_seconds_per_image"
             case phaseSeconds = "phase_seconds_last_image"
             case peakRSSBytes = "peak_rss_bytes"
         }
@@ -50,17 +54,18 @@ struct BenchGenerateCommand: ParsableCommand {
                                            maxSequenceLength: pipeline.defaultMaxSequenceLength)
         try pipeline.validate(request)
         _ = try pipeline.generate(request) // warm-up: page faults of the mapped weights, first allocations
-        var seconds: [Double] = []
+        var seconds: [Double] = [], cpuSeconds: [Double] = []
         var last = FluxPipeline.Timings()
         for _ in 0..<repeats {
-            let t0 = Date()
+            let t0 = Date(), c0 = Self.processCPUSeconds()
             last = try pipeline.generate(request).timings
             seconds.append(Date().timeIntervalSince(t0))
+            cpuSeconds.append(Self.processCPUSeconds() - c0)
         }
-        let sorted = seconds.sorted()
-        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        let median = Self.median(seconds)
         let report = Report(model: folder.path, mode: mode, prompt: prompt, steps: steps, width: width, height: height,
                             loadSeconds: loadSeconds, secondsPerImage: seconds, medianSecondsPerImage: median,
+                            cpuSecondsPerImage: cpuSeconds, medianCPUSecondsPerImage: Self.median(cpuSeconds),
                             phaseSeconds: ["tokenize": last.tokenize, "encode": last.encode, "denoise": last.denoise,
                                            "vae_decode": last.vaeDecode, "png_encode": last.pngEncode],
                             peakRSSBytes: PeakRSS.bytes())
@@ -69,8 +74,22 @@ struct BenchGenerateCommand: ParsableCommand {
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            print(String(format: "%@ (%@): %.4f s per image (median of %d), load %.3f s, peak RSS %.1f MB", folder.path, mode,
-                         median, repeats, loadSeconds, Double(report.peakRSSBytes) / 1e6))
+            print(String(format: "%@ (%@): %.4f s per image (median of %d; %.4f s of process CPU time), load %.3f s, peak RSS %.1f MB",
+                         folder.path, mode, median, repeats, report.medianCPUSecondsPerImage, loadSeconds,
+                         Double(report.peakRSSBytes) / 1e6))
         }
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let s = values.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// User + system CPU time of this process (all threads), as getrusage reports it.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return s(usage.ru_utime) + s(usage.ru_stime)
     }
 }

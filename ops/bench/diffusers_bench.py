@@ -32,8 +32,15 @@ def run_pipeline(args):
     pipe.set_progress_bar_config(disable=True)
     load = time.perf_counter() - t0
 
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    cpu_seconds = []
+
     def one():
         g = torch.Generator("cpu").manual_seed(args.seed)
+        c0 = cpu()
         t = time.perf_counter()
         with torch.inference_mode():
             image = pipe(args.prompt, height=args.size, width=args.size, num_inference_steps=args.steps,
@@ -42,13 +49,17 @@ def run_pipeline(args):
             # TernFlux's figure includes the PNG encoding; so does this one.
             import io
             image.save(io.BytesIO(), format="PNG")
-        return time.perf_counter() - t
+        wall = time.perf_counter() - t
+        cpu_seconds.append(cpu() - c0)
+        return wall
 
     one()  # warm-up, as `ternflux bench generate` does
+    cpu_seconds.clear()
     seconds = [one() for _ in range(args.repeat)]
     return {"benchmark": "diffusers-pipeline", "model": args.model, "dtype": args.dtype, "steps": args.steps,
             "width": args.size, "height": args.size, "prompt": args.prompt, "load_seconds": load,
             "seconds_per_image": seconds, "median_seconds_per_image": statistics.median(seconds),
+            "cpu_seconds_per_image": cpu_seconds, "median_cpu_seconds_per_image": statistics.median(cpu_seconds),
             "peak_rss_bytes": peak_rss_bytes()}
 
 
