@@ -2,7 +2,11 @@
  *
  * Y[M,N] = X[M,K] . (Wq . diag(scale))^T + bias.
  *
- * Blocking (per thread, over its share of the output columns or rows):
+ * Threads: the call is split into shares (output columns, or rows when there are few columns) that run as
+ * tasks on the persistent pool (pool.c); panels and quantized activations live in per-thread scratch memory
+ * reused between calls, so a call creates no thread and, in steady state, allocates nothing.
+ *
+ * Blocking (per share):
  *   for each column block of NC outputs, for each depth block of KC inputs:
  *     decode the packed weights of that block once into a panel (gemm_internal.h) that stays in L2;
  *     for each row block of MC rows of X, for each 16-column micro-panel, for each MR rows:
@@ -18,15 +22,14 @@
  */
 #include "ternary_gemm.h"
 #include "gemm_internal.h"
+#include "ternary_pool.h"
 
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#define TF_MAX_THREADS 64
+#define TF_MAX_SHARES 64 /* parallel shares of one call (tasks on the pool) */
 #define TF_MAX_K_INT8 132104 /* 127 * K < 2^24: fp32 holds every partial sum exactly */
 
 /* Blocking parameters (tuned on a 2-core EPYC with 512 KiB L2 per core, see docs/kernels.md). */
@@ -145,13 +148,8 @@ typedef struct {
     float *inv_s;
     int32_t *xsum;
     int failed;
-} gemm_call;
-
-typedef struct {
-    gemm_call *call;
-    int tid;
     int phase; /* 0: quantize activations (int8 mode), 1: GEMM */
-} gemm_worker;
+} gemm_call;
 
 static void quantize_rows(gemm_call *c, int64_t m0, int64_t m1) {
     const int64_t K = c->K;
@@ -179,27 +177,25 @@ static void quantize_rows(gemm_call *c, int64_t m0, int64_t m1) {
     }
 }
 
-static void *alloc64(size_t bytes) {
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64)) return NULL;
-    return p;
-}
+static size_t round64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 
 static int run_block_range(gemm_call *c, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
     const int is_f32 = c->mode == TF_ACT_F32;
     const int64_t KC = is_f32 ? KC_F32 : KC_I8, NC = is_f32 ? NC_F32 : NC_I8, MC = is_f32 ? MC_F32 : MC_I8;
     const int MR = is_f32 ? c->ks->mr_f32 : c->ks->mr_i8;
     const int64_t N = c->N, K = c->K;
-    uint8_t *code_panel = alloc64((size_t)NC * (size_t)(KC + 4));
-    float *f32_panel = is_f32 ? alloc64(sizeof(float) * (size_t)NC * (size_t)KC) : NULL;
-    uint8_t *codes = alloc64((size_t)KC + 256), *tmp = alloc64((size_t)KC + 256);
-    float *gpad = alloc64(sizeof(float) * (size_t)NC), *bpad = alloc64(sizeof(float) * (size_t)NC);
-    float *tile = alloc64(sizeof(float) * (size_t)MR * TF_NR);
-    int rc = 0;
-    if (!code_panel || (is_f32 && !f32_panel) || !codes || !tmp || !gpad || !bpad || !tile) {
-        rc = -1;
-        goto done;
-    }
+    /* One scratch block per share, carved into 64-byte aligned pieces. */
+    const size_t code_bytes = round64((size_t)NC * (size_t)(KC + 4));
+    const size_t f32_bytes = is_f32 ? round64(sizeof(float) * (size_t)NC * (size_t)KC) : 0;
+    const size_t row_bytes = round64((size_t)KC + 256), pad_bytes = round64(sizeof(float) * (size_t)NC);
+    const size_t tile_bytes = round64(sizeof(float) * (size_t)MR * TF_NR);
+    uint8_t *base = tf_scratch_acquire(TF_SCRATCH_SHARE, code_bytes + f32_bytes + 2 * row_bytes + 2 * pad_bytes + tile_bytes);
+    if (!base) return -1;
+    uint8_t *code_panel = base;
+    float *f32_panel = (float *)(base + code_bytes);
+    uint8_t *codes = base + code_bytes + f32_bytes, *tmp = codes + row_bytes;
+    float *gpad = (float *)(tmp + row_bytes), *bpad = (float *)((uint8_t *)gpad + pad_bytes);
+    float *tile = (float *)((uint8_t *)bpad + pad_bytes);
     for (int64_t nb = n_begin; nb < n_end; nb += NC) {
         int64_t ncl = n_end - nb < NC ? n_end - nb : NC;
         int64_t units = (ncl + TF_NR - 1) / TF_NR;
@@ -244,24 +240,17 @@ static int run_block_range(gemm_call *c, int64_t m_begin, int64_t m_end, int64_t
             }
         }
     }
-done:
-    free(code_panel);
-    free(f32_panel);
-    free(codes);
-    free(tmp);
-    free(gpad);
-    free(bpad);
-    free(tile);
-    return rc;
+    tf_scratch_release(TF_SCRATCH_SHARE);
+    return 0;
 }
 
-static void *gemm_worker_main(void *arg) {
-    gemm_worker *w = arg;
-    gemm_call *c = w->call;
-    const int nt = c->n_threads, t = w->tid;
-    if (w->phase == 0) {
+/* Share t of the current phase (tf_parallel_for task). */
+static void gemm_task(void *ctx, int t) {
+    gemm_call *c = ctx;
+    const int nt = c->n_threads;
+    if (c->phase == 0) {
         quantize_rows(c, c->M * t / nt, c->M * (t + 1) / nt);
-        return NULL;
+        return;
     }
     int rc;
     if (c->split_rows) {
@@ -273,26 +262,12 @@ static void *gemm_worker_main(void *arg) {
         rc = n0 < n1 ? run_block_range(c, 0, c->M, n0, n1) : 0;
     }
     if (rc) __atomic_store_n(&c->failed, 1, __ATOMIC_RELAXED);
-    return NULL;
 }
 
-/* Runs every share of one phase: shares whose thread cannot be created run on the calling thread. */
+/* Runs every share of one phase on the persistent pool (pool.c); one share runs on the calling thread. */
 static void run_phase(gemm_call *c, int phase) {
-    gemm_worker workers[TF_MAX_THREADS];
-    pthread_t threads[TF_MAX_THREADS];
-    int started[TF_MAX_THREADS] = {0};
-    for (int t = 0; t < c->n_threads; t++) {
-        workers[t].call = c;
-        workers[t].tid = t;
-        workers[t].phase = phase;
-    }
-    for (int t = 1; t < c->n_threads; t++)
-        started[t] = pthread_create(&threads[t], NULL, gemm_worker_main, &workers[t]) == 0;
-    gemm_worker_main(&workers[0]);
-    for (int t = 1; t < c->n_threads; t++) {
-        if (started[t]) pthread_join(threads[t], NULL);
-        else gemm_worker_main(&workers[t]);
-    }
+    c->phase = phase;
+    tf_parallel_for(c->n_threads, gemm_task, c);
 }
 
 static const tf_kernel_set *kernels_for(tf_isa isa) {
@@ -335,9 +310,9 @@ int tf_ternary_gemm(tf_act_mode mode, tf_format format, const float *X, int64_t 
     c.Y = Y;
     c.ks = kernels_for(tf_active_isa());
 
-    int nt = n_threads > 0 ? n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int nt = n_threads > 0 ? n_threads : tf_pool_threads();
     if (nt < 1) nt = 1;
-    if (nt > TF_MAX_THREADS) nt = TF_MAX_THREADS;
+    if (nt > TF_MAX_SHARES) nt = TF_MAX_SHARES;
     if ((double)M * (double)N * (double)K < 2.0e6) nt = 1; /* thread start-up would dominate */
     int64_t units = (N + TF_NR - 1) / TF_NR;
     c.split_rows = units < 2 * nt && M >= 2 * nt;
@@ -345,27 +320,20 @@ int tf_ternary_gemm(tf_act_mode mode, tf_format format, const float *X, int64_t 
     if (c.split_rows && M < nt) nt = (int)M;
     c.n_threads = nt;
 
-    int rc = 0;
     if (mode == TF_ACT_INT8) {
         c.ldq = (K + 3) & ~(int64_t)3;
         c.nkb = (K + KC_I8 - 1) / KC_I8;
-        c.xq = alloc64((size_t)M * (size_t)c.ldq);
-        c.inv_s = alloc64(sizeof(float) * (size_t)M);
-        c.xsum = alloc64(sizeof(int32_t) * (size_t)M * (size_t)c.nkb);
-        if (!c.xq || !c.inv_s || !c.xsum) {
-            rc = TF_GEMM_ENOMEM;
-            goto done;
-        }
+        const size_t xq_bytes = round64((size_t)M * (size_t)c.ldq), inv_bytes = round64(sizeof(float) * (size_t)M);
+        uint8_t *base = tf_scratch_acquire(TF_SCRATCH_CALL, xq_bytes + inv_bytes + sizeof(int32_t) * (size_t)M * (size_t)c.nkb);
+        if (!base) return TF_GEMM_ENOMEM;
+        c.xq = (int8_t *)base;
+        c.inv_s = (float *)(base + xq_bytes);
+        c.xsum = (int32_t *)(base + xq_bytes + inv_bytes);
+        run_phase(&c, 0);
     }
-
-    if (mode == TF_ACT_INT8) run_phase(&c, 0);
     run_phase(&c, 1);
-    if (c.failed) rc = TF_GEMM_ENOMEM;
-done:
-    free(c.xq);
-    free(c.inv_s);
-    free(c.xsum);
-    return rc;
+    if (mode == TF_ACT_INT8) tf_scratch_release(TF_SCRATCH_CALL);
+    return c.failed ? TF_GEMM_ENOMEM : TF_GEMM_OK;
 }
 
 /* ---------------------------------------------------------------------------------------------------- */

@@ -10,6 +10,7 @@
  */
 #ifndef TERNFLUX_GEMM_INTERNAL_H
 #define TERNFLUX_GEMM_INTERNAL_H
+#include <stddef.h>
 #include <stdint.h>
 
 #define TF_NR 16
@@ -40,6 +41,18 @@ typedef struct {
     tf_kernel_i8 i8;
     tf_codes_to_f32 to_f32;
 } tf_kernel_set;
+
+/* Threads of the persistent pool including the caller (pool.c). */
+int tf_pool_threads(void);
+
+/* Per-thread scratch memory (pool.c), 64-byte aligned, contents undefined, valid until the next acquire of the
+ * same slot on the same thread. Slot 0: a GEMM call's quantized activations (calling thread); slot 1: one
+ * share's panels (whichever thread runs it). Release after use: large buffers are freed, small ones kept. */
+#define TF_SCRATCH_SLOTS 2
+#define TF_SCRATCH_CALL 0
+#define TF_SCRATCH_SHARE 1
+void *tf_scratch_acquire(int slot, size_t bytes);
+void tf_scratch_release(int slot);
 
 void tf_codes_to_f32_portable(const uint8_t *codes, int64_t units, int64_t kcl, float *panel);
 

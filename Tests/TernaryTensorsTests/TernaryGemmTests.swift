@@ -9,10 +9,19 @@ struct GemmCase {
     var scale: [Float]
     var bias: [Float]?
 
-    init(m: Int, k: Int, n: Int, seed: UInt64, withBias: Bool, zeroRows: [Int] = [], zeroScales: Bool = false) {
+    /// `rowsFrom`: build X from this one row of k values, row r rotated left by r (cheap for large m in a debug build).
+    init(m: Int, k: Int, n: Int, seed: UInt64, withBias: Bool, zeroRows: [Int] = [], zeroScales: Bool = false,
+         rowsFrom row: [Float]? = nil) {
         var rng = SplitMix64(seed: seed)
         self.m = m; self.k = k; self.n = n
-        x = (0..<(m * k)).map { _ in rng.signed() * 3 }
+        if let row {
+            precondition(row.count == k)
+            x = []
+            x.reserveCapacity(m * k)
+            for r in 0..<m { x += row[(r % k)...]; x += row[..<(r % k)] }
+        } else {
+            x = (0..<(m * k)).map { _ in rng.signed() * 3 }
+        }
         for r in zeroRows where r < m { for c in 0..<k { x[r * k + c] = 0 } }
         w = (0..<(n * k)).map { _ in rng.trit() }
         scale = (0..<n).map { j in zeroScales || j % 7 == 3 ? 0 : 0.01 + rng.unit() }

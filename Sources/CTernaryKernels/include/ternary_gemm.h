@@ -37,7 +37,9 @@ const char *tf_isa_name(tf_isa isa);
 /* Y[M,N] = X[M,K] . (Wq . diag(scale))^T + bias, for packed ternary Wq[N,K] in `format`
  * (Wpacked is N rows of tf_packed_row_bytes(format, K) bytes; validate untrusted bytes with
  * tf_validate_packed first: invalid codes give wrong results, never out-of-bounds access).
- * bias may be NULL. n_threads <= 0 means all online cores. Y must not alias X.
+ * bias may be NULL. The work is split into n_threads shares run on the persistent pool (ternary_pool.h):
+ * n_threads <= 0 means one share per pool thread (all usable cores), 1 runs on the calling thread only; at most
+ * the pool's threads run at once, whatever n_threads is. Y must not alias X.
  * TF_ACT_F32: y = scale[n] * sum_k x[k] * w[n,k] + bias[n] in fp32 (summation order differs from a loop).
  * TF_ACT_INT8: per row m, s_m = 127 / max_k |x[m,k]| (0 for an all-zero row), xq = clamp(round_half_even(
  *   x * s_m), -127, 127), acc = sum_k xq * w exact in integers, y = acc * scale[n] / s_m + bias[n]
