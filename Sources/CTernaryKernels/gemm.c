@@ -79,6 +79,22 @@ static void decode_codes_t3(const uint8_t *row, int64_t k0, int64_t len, uint8_t
     for (int64_t k = len; k < padded; k++) out[k] = 1;
 }
 
+/* i2: codes of 128-weight blocks [b0, b1) of one packed row, k-contiguous into out. Block b's byte j holds
+ * k = 128b + 32s + j at bits 2s: four shifted, masked copies of its 32 bytes (constant shifts: the compiler
+ * vectorizes the loop). */
+static void decode_i2_blocks(const uint8_t *row, int64_t b0, int64_t b1, uint8_t *out) {
+    for (int64_t b = b0; b < b1; b++) {
+        const uint8_t *p = row + b * 32;
+        uint8_t *o = out + (b - b0) * 128;
+        for (int j = 0; j < 32; j++) {
+            o[j] = (uint8_t)(p[j] & 3);
+            o[32 + j] = (uint8_t)((p[j] >> 2) & 3);
+            o[64 + j] = (uint8_t)((p[j] >> 4) & 3);
+            o[96 + j] = (uint8_t)(p[j] >> 6);
+        }
+    }
+}
+
 /* Decodes rows [n0, n0 + ncl) x depth [k0, k0 + kcl) (k0 a multiple of 128) into the int8-mode panel
  * [units][steps][16][4] of codes. Columns past ncl get code 1. Codes for k >= K inside the last step are
  * whatever the padding holds (i2) or 1 (t3): they meet activation 0 (int8 mode) or are never read (f32). */
@@ -90,21 +106,30 @@ static void decode_panel_codes(tf_format format, const uint8_t *W, size_t row_by
         if (c >= ncl) {
             for (int64_t s = 0; s < steps; s++) memset(dst + s * 4 * TF_NR, 1, 4);
         } else if (format == TF_FORMAT_I2) {
-            /* In a 128-weight block, k = 32*sub + j sits in byte j at bits 2*sub: four consecutive k are one
-             * 32-bit load of bytes j..j+3 shifted by 2*sub and masked. */
-            const uint8_t *p = W + (size_t)(n0 + c) * row_bytes + (k0 / 128) * 32;
-            for (int64_t s = 0; s < steps; s++) {
-                const int64_t blk = s >> 5, sub = (s >> 3) & 3, j = (s & 7) * 4;
-                uint32_t v;
-                memcpy(&v, p + blk * 32 + j, 4);
-                v = (v >> (2 * sub)) & 0x03030303u;
-                memcpy(dst + s * 4 * TF_NR, &v, 4);
-            }
+            /* whole blocks k-contiguous (vectorized), then four consecutive k per 32-bit copy */
+            decode_i2_blocks(W + (size_t)(n0 + c) * row_bytes, k0 / 128, (k0 + kcl + 127) / 128, codes);
+            for (int64_t s = 0; s < steps; s++) memcpy(dst + s * 4 * TF_NR, codes + 4 * s, 4);
         } else {
             decode_codes_t3(W + (size_t)(n0 + c) * row_bytes, k0, kcl, codes, tmp);
             for (int64_t s = 0; s < steps; s++) memcpy(dst + s * 4 * TF_NR, codes + 4 * s, 4);
         }
     }
+}
+
+/* Codes of one whole packed row, k-contiguous, padded with code 1 up to a multiple of 32 (few-row path).
+ * out holds at least small_codes_bytes(K) bytes. */
+static int64_t small_codes_bytes(int64_t K) { return ((K + 127) / 128) * 128 + 5 * 8 + 64; }
+
+static void decode_row_codes(tf_format format, const uint8_t *row, int64_t K, uint8_t *out) {
+    const int64_t k32 = (K + 31) & ~(int64_t)31;
+    if (format == TF_FORMAT_I2) {
+        decode_i2_blocks(row, 0, (K + 127) / 128, out);
+    } else {
+        const int64_t bytes = (K + 4) / 5;
+        for (int64_t j = 0; j < bytes; j++) memcpy(out + 5 * j, t3_lut[row[j]], 8);
+        for (int64_t k = 5 * bytes; k < k32; k++) out[k] = 1;
+    }
+    for (int64_t k = K; k < k32; k++) out[k] = 1;
 }
 
 /* f32-mode panel [units][kcl][16] of w = code - 1 from the code panel. */
@@ -149,6 +174,7 @@ typedef struct {
     int32_t *xsum;
     int failed;
     int phase; /* 0: quantize activations (int8 mode), 1: GEMM */
+    int small; /* few rows: the k-contiguous dot-product path instead of panels */
 } gemm_call;
 
 static void quantize_rows(gemm_call *c, int64_t m0, int64_t m1) {
@@ -185,7 +211,9 @@ static int run_block_range(gemm_call *c, int64_t m_begin, int64_t m_end, int64_t
     const int MR = is_f32 ? c->ks->mr_f32 : c->ks->mr_i8;
     const int64_t N = c->N, K = c->K;
     /* One scratch block per share, carved into 64-byte aligned pieces. */
-    const size_t code_bytes = round64((size_t)NC * (size_t)(KC + 4));
+    /* int8 mode keeps the block's whole code panel; f32 mode decodes one 16-column unit at a time straight into
+     * the fp32 panel, so only the fp32 panel and the block of X compete for L2. */
+    const size_t code_bytes = round64((size_t)(is_f32 ? TF_NR : NC) * (size_t)(KC + 4));
     const size_t f32_bytes = is_f32 ? round64(sizeof(float) * (size_t)NC * (size_t)KC) : 0;
     const size_t row_bytes = round64((size_t)KC + 256), pad_bytes = round64(sizeof(float) * (size_t)NC);
     const size_t tile_bytes = round64(sizeof(float) * (size_t)MR * TF_NR);
@@ -206,8 +234,15 @@ static int run_block_range(gemm_call *c, int64_t m_begin, int64_t m_end, int64_t
         for (int64_t k0 = 0; k0 < K; k0 += KC) {
             int64_t kcl = K - k0 < KC ? K - k0 : KC, steps = (kcl + 3) / 4;
             int flags = (k0 == 0 ? TF_K_FIRST : 0) | (k0 + KC >= K ? TF_K_LAST : 0);
-            decode_panel_codes(c->format, c->W, c->row_bytes, nb, ncl, k0, kcl, code_panel, codes, tmp);
-            if (is_f32) c->ks->to_f32(code_panel, units, kcl, f32_panel);
+            if (is_f32) {
+                for (int64_t u = 0; u < units; u++) {
+                    const int64_t ucl = ncl - u * TF_NR < TF_NR ? ncl - u * TF_NR : TF_NR;
+                    decode_panel_codes(c->format, c->W, c->row_bytes, nb + u * TF_NR, ucl, k0, kcl, code_panel, codes, tmp);
+                    c->ks->to_f32(code_panel, 1, kcl, f32_panel + u * kcl * TF_NR);
+                }
+            } else {
+                decode_panel_codes(c->format, c->W, c->row_bytes, nb, ncl, k0, kcl, code_panel, codes, tmp);
+            }
             for (int64_t mb = m_begin; mb < m_end; mb += MC) {
                 int64_t mcl = m_end - mb < MC ? m_end - mb : MC;
                 for (int64_t u = 0; u < units; u++) {
@@ -244,6 +279,50 @@ static int run_block_range(gemm_call *c, int64_t m_begin, int64_t m_end, int64_t
     return 0;
 }
 
+/* Few-row path over output columns [n_begin, n_end): each weight row is decoded once into k-contiguous codes
+ * and dotted with every row of X (TF_SMALL_MR rows and two columns at a time). Same results as the panel path in
+ * int8 mode (the integer sums are exact either way, then the same fp32 operations); a different summation order
+ * in f32 mode. */
+static int run_small(gemm_call *c, int64_t n_begin, int64_t n_end) {
+    const int64_t M = c->M, K = c->K, N = c->N, cb = round64((size_t)small_codes_bytes(K));
+    uint8_t *base = tf_scratch_acquire(TF_SCRATCH_SHARE, 2 * (size_t)cb);
+    if (!base) return -1;
+    const uint8_t *codes[2] = {base, base + cb};
+    const int64_t k32 = (K + 31) & ~(int64_t)31;
+    for (int64_t n = n_begin; n < n_end; n += 2) {
+        const int nc = n_end - n < 2 ? 1 : 2;
+        for (int j = 0; j < nc; j++)
+            decode_row_codes(c->format, c->W + (size_t)(n + j) * c->row_bytes, K, base + j * cb);
+        for (int64_t m0 = 0; m0 < M; m0 += TF_SMALL_MR) {
+            const int mr = (int)(M - m0 < TF_SMALL_MR ? M - m0 : TF_SMALL_MR);
+            if (c->mode == TF_ACT_F32) {
+                float sums[TF_SMALL_MR * 2];
+                c->ks->dot_f32(mr, c->X + m0 * K, K, K, codes, nc, sums);
+                for (int i = 0; i < mr; i++)
+                    for (int j = 0; j < nc; j++) {
+                        const float b = c->bias ? c->bias[n + j] : 0.0f;
+                        c->Y[(m0 + i) * N + n + j] = sums[i * 2 + j] * c->scale[n + j] + b;
+                    }
+            } else {
+                int32_t sums[TF_SMALL_MR * 2];
+                c->ks->dot_i8(mr, c->xq + m0 * c->ldq, c->ldq, k32, codes, nc, sums);
+                for (int i = 0; i < mr; i++) {
+                    int32_t xs = 0;
+                    for (int64_t b = 0; b < c->nkb; b++) xs += c->xsum[(m0 + i) * c->nkb + b];
+                    for (int j = 0; j < nc; j++) {
+                        /* as the panel kernels: exact integer, then (v * (gamma * inv_s)) + bias, no FMA */
+                        const float v = (float)(sums[i * 2 + j] - xs);
+                        const float f = c->scale[n + j] * c->inv_s[m0 + i], p = v * f;
+                        c->Y[(m0 + i) * N + n + j] = p + (c->bias ? c->bias[n + j] : 0.0f);
+                    }
+                }
+            }
+        }
+    }
+    tf_scratch_release(TF_SCRATCH_SHARE);
+    return 0;
+}
+
 /* Share t of the current phase (tf_parallel_for task). */
 static void gemm_task(void *ctx, int t) {
     gemm_call *c = ctx;
@@ -259,7 +338,7 @@ static void gemm_task(void *ctx, int t) {
         int64_t units = (c->N + TF_NR - 1) / TF_NR;
         int64_t n0 = units * t / nt * TF_NR, n1 = units * (t + 1) / nt * TF_NR;
         if (n1 > c->N) n1 = c->N;
-        rc = n0 < n1 ? run_block_range(c, 0, c->M, n0, n1) : 0;
+        rc = n0 >= n1 ? 0 : c->small ? run_small(c, n0, n1) : run_block_range(c, 0, c->M, n0, n1);
     }
     if (rc) __atomic_store_n(&c->failed, 1, __ATOMIC_RELAXED);
 }
@@ -315,13 +394,14 @@ int tf_ternary_gemm(tf_act_mode mode, tf_format format, const float *X, int64_t 
     if (nt > TF_MAX_SHARES) nt = TF_MAX_SHARES;
     if ((double)M * (double)N * (double)K < 2.0e6) nt = 1; /* thread start-up would dominate */
     int64_t units = (N + TF_NR - 1) / TF_NR;
-    c.split_rows = units < 2 * nt && M >= 2 * nt;
+    c.small = M <= (mode == TF_ACT_F32 ? TF_SMALL_M_F32 : TF_SMALL_M_I8);
+    c.split_rows = !c.small && units < 2 * nt && M >= 2 * nt;
     if (!c.split_rows && units < nt) nt = (int)units;
     if (c.split_rows && M < nt) nt = (int)M;
     c.n_threads = nt;
 
     if (mode == TF_ACT_INT8) {
-        c.ldq = (K + 3) & ~(int64_t)3;
+        c.ldq = (K + 31) & ~(int64_t)31; /* zero padding up to 32 for the few-row path's 32-byte loads */
         c.nkb = (K + KC_I8 - 1) / KC_I8;
         const size_t xq_bytes = round64((size_t)M * (size_t)c.ldq), inv_bytes = round64(sizeof(float) * (size_t)M);
         uint8_t *base = tf_scratch_acquire(TF_SCRATCH_CALL, xq_bytes + inv_bytes + sizeof(int32_t) * (size_t)M * (size_t)c.nkb);
@@ -384,10 +464,39 @@ static void kernel_i8_portable(int mr, const int8_t *xq, int64_t ldx, const uint
     }
 }
 
+static void dot_f32_portable(int mr, const float *x, int64_t ldx, int64_t K, const uint8_t *const codes[2], int nc,
+                             float *sums) {
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nc; j++) {
+            const float *xi = x + i * ldx;
+            const uint8_t *cj = codes[j];
+            float acc[8] = {0};
+            int64_t k = 0;
+            for (; k + 8 <= K; k += 8)
+                for (int l = 0; l < 8; l++) acc[l] += xi[k + l] * (float)((int)cj[k + l] - 1);
+            float s = 0.0f;
+            for (; k < K; k++) s += xi[k] * (float)((int)cj[k] - 1);
+            for (int l = 0; l < 8; l++) s += acc[l];
+            sums[i * 2 + j] = s;
+        }
+}
+
+static void dot_i8_portable(int mr, const int8_t *xq, int64_t ldq, int64_t k32, const uint8_t *const codes[2], int nc,
+                            int32_t *sums) {
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nc; j++) {
+            int32_t acc = 0;
+            for (int64_t k = 0; k < k32; k++) acc += (int32_t)xq[i * ldq + k] * (int32_t)codes[j][k];
+            sums[i * 2 + j] = acc;
+        }
+}
+
 const tf_kernel_set tf_kernels_portable = {
     .mr_f32 = 4,
     .mr_i8 = 4,
     .f32 = kernel_f32_portable,
     .i8 = kernel_i8_portable,
     .to_f32 = tf_codes_to_f32_portable,
+    .dot_f32 = dot_f32_portable,
+    .dot_i8 = dot_i8_portable,
 };

@@ -159,11 +159,123 @@ AVX2 static void codes_to_f32_avx2(const uint8_t *codes, int64_t units, int64_t 
     }
 }
 
+/* Few-row path: up to 4 rows x 2 columns; per 8 k, each column's codes widen to 8 dwords (vpmovzxbd) and a
+ * vpermps table lookup turns them into -1.0, 0.0, +1.0; eight FMAs against the rows' activations. */
+AVX2 INLINE float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* U independent accumulator sets over consecutive 8-k steps, so that MR * NC * U >= 8 chains hide the FMA latency. */
+AVX2 INLINE void dot_f32_block(const int MR, const int NC, const int U, const float *x, int64_t ldx, int64_t K,
+                               const uint8_t *const codes[2], float *sums) {
+    const __m256 lut = _mm256_setr_ps(-1.0f, 0.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f);
+    __m256 acc[4][4][2];
+    for (int u = 0; u < U; u++)
+        for (int i = 0; i < MR; i++) acc[u][i][0] = acc[u][i][1] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 * U <= K; k += 8 * U) {
+        for (int u = 0; u < U; u++) {
+            __m256 w[2];
+            for (int j = 0; j < NC; j++) {
+                const __m128i c8 = _mm_loadl_epi64((const __m128i *)(codes[j] + k + 8 * u));
+                w[j] = _mm256_permutevar8x32_ps(lut, _mm256_cvtepu8_epi32(c8));
+            }
+            for (int i = 0; i < MR; i++) {
+                const __m256 xv = _mm256_loadu_ps(x + i * ldx + k + 8 * u);
+                for (int j = 0; j < NC; j++) acc[u][i][j] = _mm256_fmadd_ps(xv, w[j], acc[u][i][j]);
+            }
+        }
+    }
+    for (int u = 1; u < U; u++)
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NC; j++) acc[0][i][j] = _mm256_add_ps(acc[0][i][j], acc[u][i][j]);
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NC; j++) {
+            float s = 0.0f;
+            for (int64_t t = k; t < K; t++) s += x[i * ldx + t] * (float)((int)codes[j][t] - 1);
+            sums[i * 2 + j] = hsum256(acc[0][i][j]) + s;
+        }
+}
+
+AVX2 static void dot_f32_avx2(int mr, const float *x, int64_t ldx, int64_t K, const uint8_t *const codes[2], int nc,
+                              float *sums) {
+    if (nc == 2) {
+        switch (mr) {
+        case 4: dot_f32_block(4, 2, 1, x, ldx, K, codes, sums); return;
+        case 3: dot_f32_block(3, 2, 1, x, ldx, K, codes, sums); return;
+        case 2: dot_f32_block(2, 2, 2, x, ldx, K, codes, sums); return;
+        default: dot_f32_block(1, 2, 4, x, ldx, K, codes, sums); return;
+        }
+    }
+    switch (mr) {
+    case 4: dot_f32_block(4, 1, 2, x, ldx, K, codes, sums); return;
+    case 3: dot_f32_block(3, 1, 2, x, ldx, K, codes, sums); return;
+    case 2: dot_f32_block(2, 1, 4, x, ldx, K, codes, sums); return;
+    default: dot_f32_block(1, 1, 4, x, ldx, K, codes, sums); return;
+    }
+}
+
+/* int8 few-row path: per 32 k one vpmaddubsw of the u8 codes against each row's s8 activations (|pair sum| <= 508),
+ * int16 lanes accumulated for at most 64 steps (64 * 508 <= 32767), then widened with vpmaddwd. */
+AVX2 INLINE int32_t hsum256_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+AVX2 INLINE void dot_i8_block(const int MR, const int NC, const int8_t *xq, int64_t ldq, int64_t k32,
+                              const uint8_t *const codes[2], int32_t *sums) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc32[4][2];
+    for (int i = 0; i < MR; i++) acc32[i][0] = acc32[i][1] = _mm256_setzero_si256();
+    for (int64_t k0 = 0; k0 < k32; k0 += 32 * I16_STEPS) {
+        const int64_t k1 = k0 + 32 * I16_STEPS < k32 ? k0 + 32 * I16_STEPS : k32;
+        __m256i acc16[4][2];
+        for (int i = 0; i < MR; i++) acc16[i][0] = acc16[i][1] = _mm256_setzero_si256();
+        for (int64_t k = k0; k < k1; k += 32) {
+            __m256i w[2];
+            for (int j = 0; j < NC; j++) w[j] = _mm256_loadu_si256((const __m256i *)(codes[j] + k));
+            for (int i = 0; i < MR; i++) {
+                const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + i * ldq + k));
+                for (int j = 0; j < NC; j++) acc16[i][j] = _mm256_add_epi16(acc16[i][j], _mm256_maddubs_epi16(w[j], xv));
+            }
+        }
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NC; j++) acc32[i][j] = _mm256_add_epi32(acc32[i][j], _mm256_madd_epi16(acc16[i][j], ones));
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NC; j++) sums[i * 2 + j] = hsum256_epi32(acc32[i][j]);
+}
+
+AVX2 static void dot_i8_avx2(int mr, const int8_t *xq, int64_t ldq, int64_t k32, const uint8_t *const codes[2], int nc,
+                             int32_t *sums) {
+    if (nc == 2) {
+        switch (mr) {
+        case 4: dot_i8_block(4, 2, xq, ldq, k32, codes, sums); return;
+        case 3: dot_i8_block(3, 2, xq, ldq, k32, codes, sums); return;
+        case 2: dot_i8_block(2, 2, xq, ldq, k32, codes, sums); return;
+        default: dot_i8_block(1, 2, xq, ldq, k32, codes, sums); return;
+        }
+    }
+    switch (mr) {
+    case 4: dot_i8_block(4, 1, xq, ldq, k32, codes, sums); return;
+    case 3: dot_i8_block(3, 1, xq, ldq, k32, codes, sums); return;
+    case 2: dot_i8_block(2, 1, xq, ldq, k32, codes, sums); return;
+    default: dot_i8_block(1, 1, xq, ldq, k32, codes, sums); return;
+    }
+}
+
 const tf_kernel_set tf_kernels_avx2 = {
     .mr_f32 = 6,
     .mr_i8 = TF_MR_I8,
     .f32 = kernel_f32_avx2,
     .i8 = kernel_i8_avx2,
     .to_f32 = codes_to_f32_avx2,
+    .dot_f32 = dot_f32_avx2,
+    .dot_i8 = dot_i8_avx2,
 };
 #endif

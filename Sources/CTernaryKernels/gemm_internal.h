@@ -34,12 +34,32 @@ typedef void (*tf_kernel_i8)(int mr, const int8_t *xq, int64_t ldx, const uint8_
 /* Converts a code panel [units][ceil(kcl/4)][16][4] into the f32 panel [units][kcl][16] (w = code - 1). */
 typedef void (*tf_codes_to_f32)(const uint8_t *codes, int64_t units, int64_t kcl, float *panel);
 
+/* Few-row path (M <= TF_SMALL_M_F32 / TF_SMALL_M_I8: the measured crossovers with the panel path, docs/kernels.md):
+ * weights are decoded one row (output column) at a time into k-contiguous u8 codes (w + 1, padded with code 1 up
+ * to a multiple of 32), and each of up to TF_SMALL_MR rows of X is dotted with up to two such columns:
+ *   f32:  sums[i * 2 + j] = sum_{k < K} x[i][k] * (codes_j[k] - 1)            (fp32, any order)
+ *   int8: sums[i * 2 + j] = sum_{k < k32} xq[i][k] * codes_j[k]                (exact int32; k32 = K rounded up to
+ *         32, xq zero past K, so the caller subtracts the row's sum of xq to get sum xq * w). */
+#ifndef TF_SMALL_M_F32
+#define TF_SMALL_M_F32 8
+#endif
+#ifndef TF_SMALL_M_I8
+#define TF_SMALL_M_I8 32
+#endif
+#define TF_SMALL_MR 4
+typedef void (*tf_dot_f32)(int mr, const float *x, int64_t ldx, int64_t K, const uint8_t *const codes[2], int nc,
+                           float *sums);
+typedef void (*tf_dot_i8)(int mr, const int8_t *xq, int64_t ldq, int64_t k32, const uint8_t *const codes[2], int nc,
+                          int32_t *sums);
+
 typedef struct {
     int mr_f32;
     int mr_i8;
     tf_kernel_f32 f32;
     tf_kernel_i8 i8;
     tf_codes_to_f32 to_f32;
+    tf_dot_f32 dot_f32;
+    tf_dot_i8 dot_i8;
 } tf_kernel_set;
 
 /* Threads of the persistent pool including the caller (pool.c). */

@@ -28,6 +28,13 @@ struct GemmCase {
         bias = withBias ? (0..<n).map { _ in rng.signed() } : nil
     }
 
+    /// The first `rows` rows of another case (same weights, scales and bias).
+    init(copying other: GemmCase, rows: Int) {
+        m = rows; k = other.k; n = other.n
+        x = Array(other.x[0..<(rows * other.k)])
+        w = other.w; scale = other.scale; bias = other.bias
+    }
+
     /// fp64 reference of y = γ Σ x·w + b, plus Σ|x·w|·γ per element (the scale of the rounding error).
     func referenceF32() -> (y: [Double], magnitude: [Double]) {
         var y = [Double](repeating: 0, count: m * n), mag = y
@@ -189,6 +196,27 @@ final class TernaryGemmTests: XCTestCase {
             outs.append(c.run(.int8, .t3, threads: 2).y)
         }
         XCTAssertEqual(outs[0], outs[1])
+    }
+
+    func testFewRowPathMatchesPanelPathInInt8Mode() {
+        // M ≤ 32 takes the k-contiguous few-row path, M = 40 the panel path; int8 results are integer-exact either
+        // way and must agree bit for bit on the shared rows (f32 results only agree to summation order).
+        let big = GemmCase(m: 40, k: 1037, n: 45, seed: 21, withBias: true, zeroRows: [1])
+        for isa in Self.paths {
+            XCTAssertEqual(tf_set_isa(isa), 0)
+            for format in TernaryFormat.allCases {
+                let panel = big.run(.int8, format, threads: 2).y
+                for rows in [1, 5, 32] {
+                    let few = GemmCase(copying: big, rows: rows)
+                    let y = few.run(.int8, format, threads: 2).y
+                    XCTAssertTrue(y == Array(panel[0..<(rows * big.n)]), "\(String(cString: tf_isa_name(isa))) \(format) M=\(rows)")
+                    let f32Few = few.run(.f32, format, threads: 1).y, f32Panel = big.run(.f32, format, threads: 1).y
+                    for e in 0..<(rows * big.n) {
+                        XCTAssertEqual(f32Few[e], f32Panel[e], accuracy: 1e-4 * max(1, abs(f32Panel[e])))
+                    }
+                }
+            }
+        }
     }
 
     func testExtremeActivationsCannotSaturateInt16() {
