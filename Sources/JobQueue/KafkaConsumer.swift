@@ -17,9 +17,16 @@ public final class KafkaConsumer: @unchecked Sendable {
     private let consumerQueue: OpaquePointer
     private var assigned: Set<TopicPartition> = []
     private var paused = false
-    /// Records that arrived while paused (librdkafka normally drops them on pause; this is the
-    /// safety net): handed out by `poll` after resuming, dropped if their partition is revoked.
-    private var held: [ConsumedMessage] = []
+    /// True while `runWhilePolling` polls for a running job without having paused yet: records
+    /// that arrive are held instead of handed out.
+    private var holding = false
+    /// Records that arrived while a job ran (fetched before the pause, or the few that still arrive
+    /// while paused): handed out by `poll` after the job, in order, dropped if their partition is revoked.
+    var held: [ConsumedMessage] = []
+    /// How many records a job may hold before the assignment is paused. Holding keeps the records
+    /// librdkafka had already fetched (pausing drops them, and fetching resumes only ~0.5 s after the
+    /// resume), so the next job starts at once; the cap bounds what one member keeps while busy.
+    public static let maxRecordsHeldDuringJob = 8
     private var closed = false
     /// Runs `runWhilePolling`'s jobs; replaced when a job was abandoned still running.
     private var jobThread: JobThread?
@@ -65,8 +72,8 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// True while `pauseAssignment` is in effect.
     public var isPaused: Bool { paused }
 
-    /// Records fetched while paused and held for after the resume (normally none: pausing stops
-    /// the fetcher and drops what it had queued).
+    /// Records fetched while a job ran and held for after it (at most `maxRecordsHeldDuringJob`
+    /// before the pause, plus any that still arrive while paused).
     var heldRecordCount: Int { held.count }
 
     public var lastClientError: KafkaError? { events.lastError }
@@ -75,7 +82,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// Returns the next record, or nil when none arrived within the timeout. Serves rebalances and
     /// events. Throws only on a fatal consumer error; other errors go to `onError`.
     public func poll(timeoutMilliseconds: Int32 = 100) throws -> ConsumedMessage? {
-        if !paused, !held.isEmpty { return held.removeFirst() }
+        if !paused, !holding, !held.isEmpty { return held.removeFirst() }
         guard let m = rd_kafka_consumer_poll(handle, timeoutMilliseconds) else { return nil }
         defer { rd_kafka_message_destroy(m) }
         let err = m.pointee.err
@@ -91,7 +98,7 @@ public final class KafkaConsumer: @unchecked Sendable {
             return nil
         }
         let message = ConsumedMessage(copying: m)
-        if paused {
+        if paused || holding {
             held.append(message)
             return nil
         }
@@ -199,9 +206,12 @@ public final class KafkaConsumer: @unchecked Sendable {
         if let result = box.wait(milliseconds: min(pollIntervalMilliseconds, fastPathMilliseconds)) {
             return .finished(result)
         }
-        try pauseAssignment()
+        // Keep polling without pausing while few records arrive: they are held for the next jobs.
+        holding = true
+        defer { holding = false }
         var outcome: JobRunOutcome<T> = .timedOut
         while true {
+            if !paused && held.count >= Self.maxRecordsHeldDuringJob { try pauseAssignment() }
             if let result = box.get() { outcome = .finished(result); break }
             let now = DispatchTime.now().uptimeNanoseconds
             let elapsed = Double(now - started) / 1e9
@@ -216,7 +226,8 @@ public final class KafkaConsumer: @unchecked Sendable {
             }
             _ = try poll(timeoutMilliseconds: pollIntervalMilliseconds)
         }
-        try resumeAssignment()
+        holding = false
+        if paused { try resumeAssignment() }
         return outcome
     }
 

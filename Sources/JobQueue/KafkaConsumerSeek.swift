@@ -15,5 +15,7 @@ extension KafkaConsumer {
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             throw KafkaError(err, operation: "seeking \(partition) to offset \(offset)")
         }
+        // Records of this partition held during a job would otherwise be handed out twice.
+        held.removeAll { $0.topic == partition.topic && $0.partition == partition.partition }
     }
 }

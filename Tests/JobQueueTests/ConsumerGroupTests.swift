@@ -214,7 +214,8 @@ final class RebalanceDuringJobTests: XCTestCase {
         guard case .finished(.success(3)) = outcome else { return XCTFail("unexpected outcome \(outcome)") }
         XCTAssertTrue(handover.get(), "partition \(taken) was assigned to a while its job ran")
         XCTAssertTrue(a.assignment.contains(taken))
-        XCTAssertEqual(a.heldRecordCount, 0, "the new partition was fetched from while paused")
+        XCTAssertLessThanOrEqual(a.heldRecordCount, KafkaConsumer.maxRecordsHeldDuringJob,
+                                 "more records held during the job than the cap before pausing")
         let moved = try KafkaTestSupport.consume(a, count: 3)
         XCTAssertEqual(moved.compactMap(\.keyString).sorted(), ["moved0", "moved1", "moved2"])
         XCTAssertEqual(Set(moved.map(\.partition)), [taken.partition])
