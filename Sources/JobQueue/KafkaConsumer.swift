@@ -226,7 +226,6 @@ public final class KafkaConsumer: @unchecked Sendable {
             }
             _ = try poll(timeoutMilliseconds: pollIntervalMilliseconds)
         }
-        holding = false
         if paused { try resumeAssignment() }
         return outcome
     }

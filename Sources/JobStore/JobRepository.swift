@@ -114,11 +114,17 @@ public final class JobRepository {
     /// Marks jobs as produced to Kafka (only those not marked yet); returns how many changed.
     @discardableResult
     public func markEnqueued(_ jobIDs: [UUID]) throws -> Int {
+        try stampEnqueuedNow(jobIDs, where: "enqueued_at IS NULL")
+    }
+
+    /// Sets `enqueued_at = now()` on those of `jobIDs` that satisfy `condition` (SQL over `jobs`), 10 000
+    /// ids per statement; returns how many rows changed.
+    func stampEnqueuedNow(_ jobIDs: [UUID], where condition: String) throws -> Int {
         var changed = 0
         var start = 0
         while start < jobIDs.count {
             let chunk = Array(jobIDs[start..<min(start + 10_000, jobIDs.count)])
-            changed += try db.execute("UPDATE jobs SET enqueued_at = now() WHERE id = ANY($1::uuid[]) AND enqueued_at IS NULL", [chunk])
+            changed += try db.execute("UPDATE jobs SET enqueued_at = now() WHERE id = ANY($1::uuid[]) AND \(condition)", [chunk])
             start += chunk.count
         }
         return changed

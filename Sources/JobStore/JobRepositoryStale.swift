@@ -18,13 +18,6 @@ extension JobRepository {
     /// Records that queued jobs were produced again now (only jobs still queued); returns how many changed.
     @discardableResult
     public func markEnqueuedAgain(_ jobIDs: [UUID]) throws -> Int {
-        var changed = 0
-        var start = 0
-        while start < jobIDs.count {
-            let chunk = Array(jobIDs[start..<min(start + 10_000, jobIDs.count)])
-            changed += try db.execute("UPDATE jobs SET enqueued_at = now() WHERE id = ANY($1::uuid[]) AND state = 'queued'", [chunk])
-            start += chunk.count
-        }
-        return changed
+        try stampEnqueuedNow(jobIDs, where: "state = 'queued'")
     }
 }
