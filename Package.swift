@@ -42,7 +42,7 @@ let package = Package(
         ),
         .target(
             name: "FluxModel",
-            dependencies: ["TernaryTensors", "COpenBLAS", "CZlib"],
+            dependencies: ["TernaryTensors", "CTernaryKernels", "COpenBLAS", "CZlib"],
             swiftSettings: numericSwiftFlags
         ),
         // The submit and worker hot paths (encoding, COPY, SHA-256 seeds and digests) are optimised too.

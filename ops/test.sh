@@ -6,7 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ops/install-system-deps.sh
 swift build --build-tests
-swift test --skip-build --disable-swift-testing
+# The log is kept so that, when a test fails, the failing cases and their assertion messages are repeated
+# at the very end of the output (CI shows only the tail).
+test_log="$(mktemp /tmp/ternflux-tests.XXXXXX.log)"
+if ! swift test --skip-build --disable-swift-testing 2>&1 | tee "$test_log"; then
+    echo
+    echo "=== failing tests (repeated from $test_log) ==="
+    grep -E ": error: |' failed \(" "$test_log" | cut -c1-600 || true
+    exit 1
+fi
 fuzz_seconds="${TERNFLUX_FUZZ_SECONDS:-20}"
 if [[ "$fuzz_seconds" != 0 ]]; then
     FUZZ_JOBS="${FUZZ_JOBS:-2}" bash ops/fuzz/run "$fuzz_seconds"

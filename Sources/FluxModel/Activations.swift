@@ -1,5 +1,6 @@
 import Foundation
 import TernaryTensors
+import CTernaryKernels
 
 /// Element-wise activations used by the FLUX transformer, CLIP, T5 and the VAE, with the exact
 /// formulas of PyTorch (gelu "tanh" approximation vs erf, quick_gelu = x·σ(1.702x)).
@@ -30,7 +31,19 @@ public enum Activation: String, Codable, Sendable {
 
     public func apply(inPlace t: inout Tensor) {
         t.storage.withUnsafeMutableBufferPointer { p in
-            for i in p.indices { p[i] = apply(p[i]) }
+            guard let base = p.baseAddress else { return }
+            apply(base, base, count: p.count)
+        }
+    }
+
+    /// dst[i] = f(src[i]) for `count` elements (dst may equal src). SiLU and the tanh GELU take the vectorised
+    /// kernels (ternary_activations.h); the rest the scalar formula.
+    @inline(__always)
+    public func apply(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        switch self {
+        case .silu: tf_silu_f32(src, dst, count)
+        case .geluTanh, .geluNew: tf_gelu_tanh_f32(src, dst, count)
+        default: for i in 0..<count { dst[i] = apply(src[i]) }
         }
     }
 

@@ -1,6 +1,7 @@
 import COpenBLAS
 import Foundation
 import TernaryTensors
+import CTernaryKernels
 
 /// One image's activations, channels first: [channels, height, width].
 struct FeatureMap {
@@ -225,7 +226,7 @@ struct GroupNorm {
                     let row = start + ci * plane
                     switch activation {
                     case .some(.silu):
-                        for i in 0..<plane { let v = row[i] * scale + shift; row[i] = v / (1 + expf(-v)) }
+                        tf_affine_silu_f32(row, plane, scale, shift)
                     case .some(let act):
                         for i in 0..<plane { row[i] = act.apply(row[i] * scale + shift) }
                     case .none:
@@ -348,9 +349,7 @@ struct SpatialSelfAttention {
                                     let row = sp.baseAddress! + r * n
                                     var mx = -Float.infinity
                                     for j in 0..<n { mx = max(mx, row[j]) }
-                                    var sum: Float = 0
-                                    for j in 0..<n { let e = expf(row[j] - mx); row[j] = e; sum += e }
-                                    let inv = 1 / sum
+                                    let inv = 1 / tf_exp_shifted_sum_f32(row, n, mx)
                                     for j in 0..<n { row[j] *= inv }
                                 }
                                 // attended[:, q0..<q0+m] = V[C, N] · scoresᵀ

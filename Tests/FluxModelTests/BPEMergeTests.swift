@@ -72,7 +72,9 @@ final class BPEMergeTests: XCTestCase {
     }
 
     /// The fuzzer's slow input: 4 096 letters without a space (the prompt limit). The quadratic loop needed
-    /// seconds for it (docs/reliability.md, "Fuzzing"); the bound here is generous for a loaded machine.
+    /// 12.6 s for it in a release build (docs/reliability.md, "Fuzzing"); the heap merge takes ~0.25 s in this
+    /// debug build. The bound sits between the two with 20× headroom, so a slow or busy machine does not trip
+    /// it while a return to quadratic merging still does.
     func testLongestPromptWithoutSpacesTokenizesQuickly() throws {
         let (tokenizer, _, _) = try realCLIP()
         for prompt in [String(repeating: "a", count: 4_096), String(repeating: "qz", count: 2_048)] {
@@ -80,7 +82,7 @@ final class BPEMergeTests: XCTestCase {
             let encoded = try tokenizer.encode(prompt, maxLength: 77)
             let seconds = Date().timeIntervalSince(start)
             XCTAssertEqual(encoded.ids.count, 77)
-            XCTAssertLessThan(seconds, 0.5, "tokenizing a \(prompt.count)-character word took \(seconds) s")
+            XCTAssertLessThan(seconds, 5, "tokenizing a \(prompt.count)-character word took \(seconds) s")
         }
     }
 }

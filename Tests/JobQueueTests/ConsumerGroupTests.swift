@@ -121,11 +121,12 @@ final class ConsumerGroupTests: XCTestCase {
         guard case .finished(.success(true)) = cooperative else { return XCTFail("unexpected outcome \(cooperative)") }
         // ...one that ignores it is abandoned after the grace period.
         let stuck = try consumer.runWhilePolling(timeoutSeconds: 0.2, graceSeconds: 0.3) { _ -> Bool in
-            Thread.sleep(forTimeInterval: 2)
+            Thread.sleep(forTimeInterval: 8)
             return true
         }
         guard case .timedOut = stuck else { return XCTFail("expected .timedOut, got \(stuck)") }
-        XCTAssertLessThan(Date().timeIntervalSince(start), 2.5)
+        // ~0.8 s when the limits are honoured; waiting for the stuck job would take over 8 s.
+        XCTAssertLessThan(Date().timeIntervalSince(start), 6)
         XCTAssertFalse(consumer.isPaused)
     }
 }
@@ -163,7 +164,8 @@ final class PollOverheadTests: XCTestCase {
         samples.sort()
         let median = samples[samples.count / 2]
         print("runWhilePolling overhead over 50 no-op jobs: median \(String(format: "%.3f", median)) ms, max \(String(format: "%.3f", samples.last!)) ms")
-        XCTAssertLessThan(median, 5)
+        // Measured ~0.01 ms; the bound only catches a poll that waits instead of returning at once.
+        XCTAssertLessThan(median, 50)
 
         // A job that outlives the first poll: its end must interrupt the owner's 100 ms poll
         // (rd_kafka_queue_yield), not wait it out.
@@ -178,7 +180,8 @@ final class PollOverheadTests: XCTestCase {
         }
         slow.sort()
         print("runWhilePolling overhead over 10 jobs of 10 ms: median \(String(format: "%.3f", slow[5])) ms")
-        XCTAssertLessThan(slow[5], 20)
+        // Measured ~0.2 ms; waiting out the owner's poll would add up to 100 ms.
+        XCTAssertLessThan(slow[5], 60)
     }
 }
 

@@ -1,6 +1,7 @@
 import COpenBLAS
 import Foundation
 import TernaryTensors
+import CTernaryKernels
 
 /// Why a text encoder could not be loaded or run. Every case names the file, tensor or field at fault.
 public enum TextEncoderError: Error, CustomStringConvertible, Equatable {
@@ -110,9 +111,7 @@ enum TextAttention {
                     }
                     var m = -Float.infinity
                     for j in 0..<visible { m = max(m, row[j]) }
-                    var sum: Float = 0
-                    for j in 0..<visible { let e = expf(row[j] - m); row[j] = e; sum += e }
-                    let inv = 1 / sum
+                    let inv = 1 / tf_exp_shifted_sum_f32(row, visible, m)
                     for j in 0..<visible { row[j] *= inv }
                     for j in visible..<t { row[j] = 0 }
                 }

@@ -1,4 +1,5 @@
 import COpenBLAS
+import CTernaryKernels
 import Foundation
 
 /// Unmasked multi-head scaled-dot-product attention, computed a block of query rows at a time so that at
@@ -55,13 +56,7 @@ enum BlockedAttention {
                     let s = scores + r * n
                     var m = -Float.infinity
                     for j in 0..<n where s[j] > m { m = s[j] }
-                    var sum: Float = 0
-                    for j in 0..<n {
-                        let e = expf(s[j] - m)
-                        s[j] = e
-                        sum += e
-                    }
-                    inverseSums[r] = 1 / sum
+                    inverseSums[r] = 1 / tf_exp_shifted_sum_f32(s, n, m)
                 }
                 // out_block[rows, headDim] = P · V, then each row divided by its softmax sum.
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(headDim), Int32(n),

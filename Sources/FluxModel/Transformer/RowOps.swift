@@ -99,7 +99,7 @@ enum RowOps {
             let src = UnsafePointer<Float>(bitPattern: sa)!, dst = UnsafeMutablePointer<Float>(bitPattern: da)!
             for r in range {
                 let s = src + r * count, o = dst + r * dstStride
-                for i in 0..<count { o[i] = Activation.geluTanh.apply(s[i]) }
+                Activation.geluTanh.apply(s, o, count: count)
             }
         }
     }
