@@ -94,7 +94,7 @@ public enum PNGWriter {
         var out = [UInt8](repeating: 0, count: Int(destLength))
         let status = out.withUnsafeMutableBufferPointer { dst in
             data.withUnsafeBufferPointer { src in
-                compress2(dst.baseAddress, &destLength, src.baseAddress, uLong(data.count), 6)
+                compress2(dst.baseAddress, &destLength, src.baseAddress, uLong(data.count), 4)
             }
         }
         guard status == Z_OK else { throw Error(description: "zlib compress2 failed with status \(status)") }

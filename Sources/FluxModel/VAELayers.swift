@@ -100,6 +100,7 @@ struct Conv2D {
         let n = x.plane
         y.data.withUnsafeMutableBufferPointer { yp in
             for o in 0..<outChannels { (yp.baseAddress! + o * n).update(repeating: bias[o], count: n) }
+            BLASThreads.prepare(m: outChannels, n: n, k: inChannels)
             taps.withUnsafeBufferPointer { w in
                 x.data.withUnsafeBufferPointer { xp in
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
@@ -163,6 +164,7 @@ struct Conv2D {
                             let rows = min(bandRows, h - y0)
                             let n = rows * wp
                             for oi in 0..<o { (gp.baseAddress! + oi * n).update(repeating: bias[oi], count: n) }
+                            BLASThreads.prepare(m: o, n: n, k: c)
                             for k in 0..<9 {
                                 let shift = (y0 + k / 3) * wp + k % 3
                                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
@@ -313,6 +315,7 @@ struct SpatialSelfAttention {
         var y = [Float](repeating: 0, count: c * n)
         y.withUnsafeMutableBufferPointer { yp in
             for o in 0..<c { (yp.baseAddress! + o * n).update(repeating: b[o], count: n) }
+            BLASThreads.prepare(m: c, n: n, k: c)
             w.withUnsafeBufferPointer { wp in
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(c), Int32(n), Int32(c),
                             1, wp.baseAddress, Int32(c), x, Int32(n), 1, yp.baseAddress, Int32(n))
@@ -341,7 +344,8 @@ struct SpatialSelfAttention {
                             var q0 = 0
                             while q0 < n {
                                 let m = min(block, n - q0)
-                                // scores[m, N] = (Q[:, q0..<q0+m])ᵀ · K · scale
+                                // scores[m, N] = (Q[:, q0..<q0+m])ᵀ · K · scale (the product after it has the same size)
+                                BLASThreads.prepare(m: m, n: n, k: c)
                                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(m), Int32(n), Int32(c),
                                             scale, qp.baseAddress! + q0, Int32(n), kp.baseAddress, Int32(n),
                                             0, sp.baseAddress, Int32(n))

@@ -1,5 +1,6 @@
 import COpenBLAS
 import Foundation
+import TernaryTensors
 
 /// 3×3 convolution (stride 1, padding 1) by Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray 2015):
 /// each 4×4 input tile d and 3×3 filter g give a 2×2 output Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A, so the channel
@@ -55,9 +56,7 @@ extension Conv2D {
         let bands = (tilesY + bandTileRows - 1) / bandTileRows
         let maxTiles = bandTileRows * tilesX
         let pa = Int(bitPattern: padded), ya = Int(bitPattern: y)
-        let blasThreads = openblas_get_num_threads()
-        if workers > 1 { openblas_set_num_threads(1) }
-        defer { if workers > 1 { openblas_set_num_threads(blasThreads) } }
+        if workers > 1 { BLASThreads.useOneThread() } else { BLASThreads.prepare(m: o, n: maxTiles, k: c) }
         filters.withUnsafeBufferPointer { up in
             let ua = Int(bitPattern: up.baseAddress!)
             DispatchQueue.concurrentPerform(iterations: min(workers, bands)) { worker in

@@ -51,6 +51,7 @@ public struct DenseLinear: LinearLayer {
             if bias == nil { y.update(repeating: 0, count: rows * outFeatures) }
             return
         }
+        BLASThreads.prepare(m: rows, n: outFeatures, k: inFeatures)
         weight.withUnsafeBufferPointer { w in
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
                         Int32(rows), Int32(outFeatures), Int32(inFeatures),

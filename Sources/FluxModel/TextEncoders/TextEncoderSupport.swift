@@ -93,6 +93,7 @@ enum TextAttention {
         v.storage.withUnsafeBufferPointer { vp in
         out.storage.withUnsafeMutableBufferPointer { op in
         scores.withUnsafeMutableBufferPointer { sp in
+            BLASThreads.prepare(m: t, n: t, k: d)
             for h in 0..<heads {
                 let offset = h * d
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(d), scale,

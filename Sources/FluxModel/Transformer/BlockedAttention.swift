@@ -1,6 +1,7 @@
 import COpenBLAS
 import CTernaryKernels
 import Foundation
+import TernaryTensors
 
 /// Unmasked multi-head scaled-dot-product attention, computed a block of query rows at a time so that at
 /// most `blockRows × n` scores per worker exist at once (never the full [heads, n, n] matrix).
@@ -23,9 +24,7 @@ enum BlockedAttention {
         let oa = Int(bitPattern: out)
 
         // Each task is one small GEMM pair; OpenBLAS' own threads would only fight the task-level parallelism.
-        let blasThreads = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(blasThreads) }
+        BLASThreads.useOneThread()
 
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, tasks))
         let tasksPerWorker = (tasks + workers - 1) / workers

@@ -1,0 +1,39 @@
+import COpenBLAS
+import Foundation
+
+/// How many threads OpenBLAS may use for one sgemm. Its own threads only pay off on large products: on the
+/// shipped model's small ones (a few million multiply-adds) waking them cost more than they saved — setting
+/// OpenBLAS to one thread made a 128×128 image 0.078 → 0.065 s and halved its CPU time (docs/benchmarks.md).
+/// Call sites outside a parallel region call `prepare` before each sgemm; regions that split work over the
+/// cores themselves (blocked attention, Winograd bands) call `useOneThread` first.
+public enum BLASThreads {
+    /// Products with fewer multiply-adds than this run on the calling thread.
+    public static let serialBelow = 1 << 23
+
+    private static let lock = NSLock()
+    /// The count last given to OpenBLAS by this type (-1: none yet).
+    nonisolated(unsafe) private static var configured: Int32 = -1
+    /// OpenBLAS' own count at first use: OPENBLAS_NUM_THREADS or the number of cores.
+    private static let available: Int32 = max(1, openblas_get_num_threads())
+
+    /// Sets OpenBLAS' thread count for one m×n×k product: 1 when it is small, otherwise all it has.
+    public static func prepare(m: Int, n: Int, k: Int) {
+        set(Double(m) * Double(n) * Double(k) < Double(serialBelow) ? 1 : available)
+    }
+
+    /// OpenBLAS on one thread from here on, for sgemm calls inside work already split over the cores (the next
+    /// `prepare` outside such a region sets it again).
+    public static func useOneThread() {
+        set(1)
+    }
+
+    private static func set(_ threads: Int32) {
+        let threads = min(threads, available)
+        lock.lock()
+        defer { lock.unlock() }
+        if configured != threads {
+            openblas_set_num_threads(threads)
+            configured = threads
+        }
+    }
+}
