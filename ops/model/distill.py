@@ -101,7 +101,7 @@ def teacher_trajectories(teacher, cache, prompts, seed=4, batch=32):
     index = {p: i for i, p in enumerate(cache["prompts"])}
     sig = sigmas_for_sampling()
     g = torch.Generator().manual_seed(seed)
-    xs, ss, cs, vs = [], [], [], []
+    xs, ss, cs, vs, finals, final_caps = [], [], [], [], [], []
     for i in range(0, len(prompts), batch):
         caps = torch.tensor([index[p] for p in prompts[i:i + batch]])
         b = len(caps)
@@ -112,10 +112,17 @@ def teacher_trajectories(teacher, cache, prompts, seed=4, batch=32):
             v = velocity(teacher, x, s, e, p)
             xs.append(x.clone()); ss.append(s.clone()); cs.append(caps); vs.append(v)
             x = x + (sig[k + 1] - sig[k]) * v
-    return {"x": torch.cat(xs), "sigma": torch.cat(ss), "caption": torch.cat(cs), "v": torch.cat(vs)}
+        finals.append(x); final_caps.append(caps)
+    return {"x": torch.cat(xs), "sigma": torch.cat(ss), "caption": torch.cat(cs), "v": torch.cat(vs),
+            "x0": torch.cat(finals), "x0_caption": torch.cat(final_caps)}
 
 
-def distill(teacher, cache, work, n_prompts, steps, batch, minutes, lr=5e-4):
+def distill(teacher, cache, work, n_prompts, steps, batch, minutes, lr=1e-3):
+    """Half of every batch: states of the teacher's own 8-step sampling trajectories (the states the student meets
+    at inference), with the teacher's velocity there. The other half: the teacher's own final samples re-noised
+    to a random sigma (logit-normal, as in training), with the teacher's velocity computed on the fly — so the
+    student also matches the teacher between and around the sampling sigmas. No image enters anywhere."""
+    from train_all import lr_factor
     out = work / "student.pt"
     student, names = make_student(teacher)
     if out.exists():
@@ -133,22 +140,35 @@ def distill(teacher, cache, work, n_prompts, steps, batch, minutes, lr=5e-4):
     for n, p in student.named_parameters():
         p.requires_grad_(n.startswith(TERNARY_PREFIXES))
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps, 100))
     g = torch.Generator().manual_seed(5)
-    n = traj["x"].shape[0]
+    n, n0 = traj["x"].shape[0], traj["x0"].shape[0]
+    half = batch // 2
     t1 = time.time()
     for step in range(steps):
         if time.time() - t1 > minutes * 60:
             log(f"distill: time budget reached after {step} steps")
             break
-        idx = torch.randint(0, n, (batch,), generator=g)
-        c = traj["caption"][idx]
-        v = velocity(student, traj["x"][idx], traj["sigma"][idx], cache["embeds"][c], cache["pooled"][c])
-        loss = F.mse_loss(v, traj["v"][idx])
+        idx = torch.randint(0, n, (batch - half,), generator=g)
+        j = torch.randint(0, n0, (half,), generator=g)
+        sigma = torch.sigmoid(torch.randn(half, generator=g))
+        noise = torch.randn(traj["x0"][j].shape, generator=g)
+        xr = (1 - sigma[:, None, None]) * traj["x0"][j] + sigma[:, None, None] * noise
+        cj = traj["x0_caption"][j]
+        with torch.no_grad():
+            vr = velocity(teacher, xr, sigma, cache["embeds"][cj], cache["pooled"][cj])
+        c = torch.cat([traj["caption"][idx], cj])
+        x = torch.cat([traj["x"][idx], xr])
+        s = torch.cat([traj["sigma"][idx], sigma])
+        target = torch.cat([traj["v"][idx], vr])
+        v = velocity(student, x, s, cache["embeds"][c], cache["pooled"][c])
+        loss = F.mse_loss(v, target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        if step % 20 == 0 or step == steps - 1:
+        sched.step()
+        if step % 50 == 0 or step == steps - 1:
             log(f"distill step {step}/{steps} loss {loss.item():.5f} ({time.time() - t1:.0f}s)")
     torch.save(student.state_dict(), out)
     return student, names

@@ -23,7 +23,7 @@ import scenes  # noqa: E402
 import text_stage  # noqa: E402
 
 VAE_CONFIG = dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
-                  up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(8, 16, 32, 32), layers_per_block=1,
+                  up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(8, 16, 32, 64), layers_per_block=1,
                   act_fn="silu", latent_channels=16, norm_num_groups=8, sample_size=128, scaling_factor=1.0,
                   shift_factor=0.0, use_quant_conv=False, use_post_quant_conv=False, mid_block_add_attention=True,
                   force_upcast=True)
@@ -34,6 +34,14 @@ SCHEDULER_CONFIG = dict(num_train_timesteps=1000, shift=3.0, use_dynamic_shiftin
                         max_shift=1.15, base_image_seq_len=256, max_image_seq_len=4096)
 DEFAULT_STEPS = 8
 LATENT = 16          # 128 / 8
+
+
+def lr_factor(step, steps, warmup):
+    """Linear warm-up, then a cosine decay to 10 % of the peak at the last step."""
+    if step < warmup:
+        return (step + 1) / warmup
+    t = (step - warmup) / max(1, steps - warmup)
+    return 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
 def log(msg):
@@ -67,18 +75,51 @@ def stage_text(work):
     log(f"text: CLIP vocab {clip_vocab}, T5 vocab {t5_vocab}")
 
 
-def load_text(work):
+def trained_text_dir(work):
+    return work / "text_trained"
+
+
+def load_text(work, initial=False):
+    """Tokenizers (as trained on the grammar) and the text encoders: those trained with the teacher once the teacher
+    stage has written them (work/text_trained), else (or with initial=True) the seeded initial ones."""
     from transformers import CLIPTextModel, CLIPTokenizer, T5EncoderModel, T5TokenizerFast
     d = work / "text"
-    return (CLIPTokenizer.from_pretrained(d / "tokenizer"), CLIPTextModel.from_pretrained(d / "text_encoder").eval(),
-            T5TokenizerFast.from_pretrained(d / "tokenizer_2"), T5EncoderModel.from_pretrained(d / "text_encoder_2").eval())
+    e = d if initial or not (trained_text_dir(work) / "done").exists() else trained_text_dir(work)
+    return (CLIPTokenizer.from_pretrained(d / "tokenizer"), CLIPTextModel.from_pretrained(e / "text_encoder").eval(),
+            T5TokenizerFast.from_pretrained(d / "tokenizer_2"), T5EncoderModel.from_pretrained(e / "text_encoder_2").eval())
+
+
+def caption_token_ids(work):
+    """CLIP and T5 input ids of every caption of the grammar, tokenized exactly as FluxPipeline.encode_prompt does
+    (padding to max_length, truncation; no attention mask anywhere)."""
+    tok, _, tok2, _ = load_text(work, initial=True)
+    prompts = text_stage.corpus()
+    clip_ids = tok(prompts, padding="max_length", max_length=tok.model_max_length, truncation=True,
+                   return_tensors="pt").input_ids
+    t5_ids = tok2(prompts, padding="max_length", max_length=text_stage.T5_MAX_SEQUENCE_LENGTH, truncation=True,
+                  return_tensors="pt").input_ids
+    return clip_ids, t5_ids
+
+
+def clip_ids_to_first_eos(clip_ids, eos_id):
+    """CLIP's attention is causal and its pooled output is the hidden state at the first end-of-text token, so the
+    columns after the last caption's first EOS cannot change it: training runs CLIP on those columns only (about
+    a fifth of the 77) and gets the same pooled output."""
+    first_eos = (clip_ids == eos_id).int().argmax(dim=1)
+    return clip_ids[:, :int(first_eos.max()) + 1]
+
+
+def encode_ids(clip, t5, clip_ids, t5_ids):
+    """(T5 last hidden state, CLIP pooled output): what encode_prompt returns as prompt_embeds / pooled_prompt_embeds."""
+    return t5(t5_ids)[0], clip(clip_ids).pooler_output
 
 
 @torch.no_grad()
 def stage_text_cache(work):
     """T5 embeddings and CLIP pooled embeddings of every caption of the grammar, computed with FluxPipeline's own
     encode_prompt (so training sees exactly what inference sees)."""
-    path = work / "text_cache.pt"
+    trained = (trained_text_dir(work) / "done").exists()
+    path = work / ("text_cache_trained.pt" if trained else "text_cache.pt")
     if path.exists():
         return torch.load(path)
     from diffusers import FluxPipeline
@@ -102,7 +143,7 @@ def stage_text_cache(work):
 def train_vae(vae, steps, batch, minutes, crop, seed, first_index, lr, name):
     """Reconstruction (MSE + 0.1 L1) + 1e-4 KL per pixel; crop: train on random crop x crop windows."""
     opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 50))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps, 50))
     crop_gen = torch.Generator().manual_seed(seed)
     t0 = time.time()
     for step in range(steps):
@@ -150,8 +191,20 @@ def stage_vae(work, steps, batch, minutes, full_steps, full_batch, full_minutes)
     scale = 1.0 / (zs - shift).std().item()
     vae.register_to_config(scaling_factor=round(scale, 6), shift_factor=round(shift, 6))
     vae.save_pretrained(out, safe_serialization=True)
-    log(f"vae: scaling_factor {scale:.4f} shift_factor {shift:.4f}")
+    log(f"vae: scaling_factor {scale:.4f} shift_factor {shift:.4f}; reconstruction check {vae_ceiling(vae)}")
     return vae
+
+
+@torch.no_grad()
+def vae_ceiling(vae, n=240):
+    """mini-GenEval (Python scorer) of encode -> decode of n held-out ground-truth scenes with their captions: the
+    score a perfect transformer could reach through this VAE; plus the PSNR of the round trip."""
+    import eval_py
+    x, caps = scene_batch(7, 0, n)
+    rec = torch.cat([vae.decode(vae.encode(x[i:i + 40]).latent_dist.mean).sample for i in range(0, n, 40)])
+    mse = F.mse_loss(rec.clamp(-1, 1), x).item()
+    images = [((im.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8) for im in rec]
+    return {"psnr_db": round(10 * math.log10(4 / mse), 2), "scores": eval_py.score(caps, images)}
 
 
 @torch.no_grad()
@@ -192,52 +245,100 @@ def velocity(model, x, sigma, embeds, pooled):
                  img_ids=image_ids(), txt_ids=txt_ids, return_dict=False)[0]
 
 
-def stage_teacher(work, data, cache, steps, batch, minutes):
+def transformer_config(width, double, single):
+    """FLUX layout at this size: heads of 32 channels (RoPE axes 8 + 12 + 12), T5/CLIP widths from the text stage."""
+    if width % 32:
+        raise SystemExit(f"--width must be a multiple of 32 (heads of 32 channels), got {width}")
+    return dict(TRANSFORMER_CONFIG, num_layers=double, num_single_layers=single, num_attention_heads=width // 32)
+
+
+def stage_teacher(work, data, config, steps, batch, minutes, lr=1e-3, ema_decay=0.999, vae=None, eval_every=0,
+                  stop_at=None):
+    """Rectified flow as FLUX: x_t = (1 - s) x0 + s e, s ~ logit-normal(0, 1), target e - x0. AdamW, warm-up then
+    cosine decay, EMA of the weights (the EMA is the teacher). The CLIP and T5 encoders train with the transformer
+    (from the seeded initial ones): FLUX gives text tokens no position (txt_ids are zero), so which colour goes with
+    which shape, and which object is left of which, reaches the transformer only through the T5 outputs' context —
+    in the random initial T5, "a red circle and a blue square" and "a blue circle and a red square" differ by ~3 %
+    as sets of token vectors, against ~25 % for a changed word. They are written to work/text_trained.
+    With vae and eval_every, the EMA is scored every eval_every steps with the Python scorer (10 prompts a category)
+    and saved under work/teacher_snapshots as training feedback. With stop_at, training ends after that many steps
+    of the `steps`-long learning-rate schedule (the EMA there is the teacher)."""
+    import copy
     from diffusers import FluxTransformer2DModel
     out = work / "teacher"
-    if (out / "config.json").exists():
+    if (out / "config.json").exists() and (trained_text_dir(work) / "done").exists():
         return FluxTransformer2DModel.from_pretrained(out).eval()
+    full_clip_ids, t5_ids = caption_token_ids(work)
+    tok, clip, _, t5 = load_text(work, initial=True)
+    clip_ids = clip_ids_to_first_eos(full_clip_ids, tok.eos_token_id)
+    with torch.no_grad():
+        gap = (clip(full_clip_ids).pooler_output - clip(clip_ids).pooler_output).abs().max().item()
+    assert gap < 1e-4, f"CLIP pooled output changed when cut after the first EOS ({gap})"   # float rounding only
     torch.manual_seed(1000)
-    model = FluxTransformer2DModel(**TRANSFORMER_CONFIG)
-    ema = FluxTransformer2DModel(**TRANSFORMER_CONFIG)
-    ema.load_state_dict(model.state_dict())
+    model = FluxTransformer2DModel(**config)
+    nets = torch.nn.ModuleDict({"transformer": model, "clip": clip, "t5": t5})
+    ema = copy.deepcopy(nets)
     ema.requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=6e-4, weight_decay=0.01, betas=(0.9, 0.99))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100))
+    nets.requires_grad_(True)
+    log(f"teacher: {sum(p.numel() for p in model.parameters())} transformer parameters, config {config}; "
+        f"text encoders trained with it ({sum(p.numel() for p in clip.parameters()) + sum(p.numel() for p in t5.parameters())} parameters)")
+    opt = torch.optim.AdamW(nets.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.99))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps, 200))
     g = torch.Generator().manual_seed(1001)
     lat, cap = data["latents"], data["caption"]
+
+    def save_ema(folder):
+        ema["transformer"].save_pretrained(folder / "transformer", safe_serialization=True)
+        ema["clip"].save_pretrained(folder / "text_encoder", safe_serialization=True)
+        ema["t5"].save_pretrained(folder / "text_encoder_2", safe_serialization=True)
+
     t0 = time.time()
     for step in range(steps):
         if time.time() - t0 > minutes * 60:
             log(f"teacher: time budget reached after {step} steps")
+            break
+        if stop_at is not None and step >= stop_at:
+            log(f"teacher: stopping at step {step} of the {steps}-step schedule (--teacher-stop-at)")
             break
         idx = torch.randint(0, lat.shape[0], (batch,), generator=g)
         x0 = pack(lat[idx].float())
         noise = torch.randn(x0.shape, generator=g)
         sigma = torch.sigmoid(torch.randn(batch, generator=g))          # logit-normal(0, 1), as SD3/FLUX
         xt = (1 - sigma[:, None, None]) * x0 + sigma[:, None, None] * noise
-        v = velocity(model, xt, sigma, cache["embeds"][cap[idx]], cache["pooled"][cap[idx]])
+        embeds, pooled = encode_ids(clip, t5, clip_ids[cap[idx]], t5_ids[cap[idx]])
+        v = velocity(model, xt, sigma, embeds, pooled)
         loss = F.mse_loss(v, noise - x0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(nets.parameters(), 1.0)
         opt.step()
         sched.step()
-        decay = min(0.995, (1 + step) / (10 + step))
+        decay = min(ema_decay, (1 + step) / (10 + step))
         with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
+            for pe, pm in zip(ema.parameters(), nets.parameters()):
                 pe.lerp_(pm, 1 - decay)
-        if step % 20 == 0 or step == steps - 1:
-            log(f"teacher step {step}/{steps} loss {loss.item():.4f} ({time.time() - t0:.0f}s)")
-    ema.save_pretrained(out, safe_serialization=True)
-    log(f"teacher: {sum(p.numel() for p in ema.parameters())} parameters, {time.time() - t0:.0f}s")
-    return ema.eval()
+        if step % 50 == 0 or step == steps - 1:
+            log(f"teacher step {step}/{steps} loss {loss.item():.4f} lr {sched.get_last_lr()[0]:.2e} ({time.time() - t0:.0f}s)")
+        if vae is not None and eval_every and (step + 1) % eval_every == 0 and step + 1 < steps:
+            import eval_py
+            pipe = assemble(work, ema["transformer"].eval(), vae, ema["clip"].eval(), ema["t5"].eval())
+            table, _ = evaluate(pipe, eval_py.eval_prompts(per_category=10))
+            log(f"teacher EMA at step {step + 1}: {json.dumps({k: round(v, 3) for k, v in table.items()})}")
+            save_ema(work / "teacher_snapshots" / f"step_{step + 1}")
+    ema["transformer"].save_pretrained(out, safe_serialization=True)
+    text_out = trained_text_dir(work)
+    ema["clip"].save_pretrained(text_out / "text_encoder", safe_serialization=True)
+    ema["t5"].save_pretrained(text_out / "text_encoder_2", safe_serialization=True)
+    (text_out / "done").write_text("ok\n")
+    log(f"teacher: {sum(p.numel() for p in ema['transformer'].parameters())} parameters, {time.time() - t0:.0f}s")
+    return ema["transformer"].eval()
 
 
 # ---------------------------------------------------------------- pipeline assembly + eval
-def assemble(work, transformer, vae):
+def assemble(work, transformer, vae, clip=None, t5=None):
     from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline
-    tok, clip, tok2, t5 = load_text(work)
+    tok, stored_clip, tok2, stored_t5 = load_text(work)
+    clip, t5 = clip or stored_clip, t5 or stored_t5
     return FluxPipeline(scheduler=FlowMatchEulerDiscreteScheduler(**SCHEDULER_CONFIG), vae=vae, text_encoder=clip,
                         tokenizer=tok, text_encoder_2=t5, tokenizer_2=tok2, transformer=transformer)
 
@@ -267,7 +368,15 @@ def main():
     ap.add_argument("--vae-batch", type=int, default=8)
     ap.add_argument("--scenes", type=int, default=2048)
     ap.add_argument("--teacher-steps", type=int, default=4000)
-    ap.add_argument("--teacher-batch", type=int, default=24)
+    ap.add_argument("--teacher-batch", type=int, default=64)
+    ap.add_argument("--teacher-lr", type=float, default=1e-3)
+    ap.add_argument("--teacher-ema", type=float, default=0.999)
+    ap.add_argument("--teacher-stop-at", type=int, default=None,
+                    help="end teacher training after this many steps of the --teacher-steps schedule")
+    ap.add_argument("--width", type=int, default=128, help="transformer inner width (heads of 32)")
+    ap.add_argument("--double", type=int, default=3, help="double-stream blocks")
+    ap.add_argument("--single", type=int, default=3, help="single-stream blocks")
+    ap.add_argument("--eval-every", type=int, default=0, help="score the teacher EMA every N steps (feedback)")
     ap.add_argument("--stop-after", choices=["text", "vae", "latents", "teacher"], default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -275,7 +384,6 @@ def main():
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     stage_text(args.work)
-    cache = stage_text_cache(args.work)
     if args.stop_after == "text":
         return
     vae = stage_vae(args.work, args.vae_steps, args.vae_batch, args.vae_minutes, args.vae_full_steps, args.vae_full_batch, args.vae_full_minutes)
@@ -284,7 +392,10 @@ def main():
     data = stage_latents(args.work, vae, args.scenes)
     if args.stop_after == "latents":
         return
-    stage_teacher(args.work, data, cache, args.teacher_steps, args.teacher_batch, args.teacher_minutes)
+    stage_teacher(args.work, data, transformer_config(args.width, args.double, args.single), args.teacher_steps,
+                  args.teacher_batch, args.teacher_minutes, args.teacher_lr, args.teacher_ema, vae, args.eval_every,
+                  args.teacher_stop_at)
+    stage_text_cache(args.work)      # embeddings of every caption through the trained encoders (for finish.py)
     log(f"done in {time.time() - t0:.0f}s")
 
 
