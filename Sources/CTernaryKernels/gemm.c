@@ -351,6 +351,7 @@ static void run_phase(gemm_call *c, int phase) {
 
 static const tf_kernel_set *kernels_for(tf_isa isa) {
 #if defined(__x86_64__)
+    if (isa >= TF_ISA_AVX512VNNI) return &tf_kernels_avx512vnni;
     if (isa >= TF_ISA_AVX2) return &tf_kernels_avx2;
 #else
     (void)isa;

@@ -51,7 +51,7 @@ AVX2 INLINE void f32_block(const int MR, const float *x, int64_t ldx, const floa
     }
 }
 
-AVX2 static void kernel_f32_avx2(int mr, const float *x, int64_t ldx, const float *panel, int64_t kc, float *C,
+AVX2 void tf_kernel_f32_avx2(int mr, const float *x, int64_t ldx, const float *panel, int64_t kc, float *C,
                                  int64_t ldc, int flags, const float *gamma, const float *bias) {
     switch (mr) {
     case 6: f32_block(6, x, ldx, panel, kc, C, ldc, flags, gamma, bias); break;
@@ -128,7 +128,7 @@ AVX2 static void kernel_i8_avx2(int mr, const int8_t *xq, int64_t ldx, const uin
 
 /* Per 4-k step: two 32-byte loads (columns 0-7 and 8-15, four k each), a 4x4 byte transpose inside each
  * 128-bit lane and a dword permute put each k's 8 columns in one 64-bit element, which widens to 8 floats. */
-AVX2 static void codes_to_f32_avx2(const uint8_t *codes, int64_t units, int64_t kcl, float *panel) {
+AVX2 void tf_codes_to_f32_avx2(const uint8_t *codes, int64_t units, int64_t kcl, float *panel) {
     const int64_t steps = (kcl + 3) / 4, full = kcl / 4;
     const __m256i one8 = _mm256_set1_epi8(1);
     const __m256i tr = _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
@@ -200,7 +200,7 @@ AVX2 INLINE void dot_f32_block(const int MR, const int NC, const int U, const fl
         }
 }
 
-AVX2 static void dot_f32_avx2(int mr, const float *x, int64_t ldx, int64_t K, const uint8_t *const codes[2], int nc,
+AVX2 void tf_dot_f32_avx2(int mr, const float *x, int64_t ldx, int64_t K, const uint8_t *const codes[2], int nc,
                               float *sums) {
     if (nc == 2) {
         switch (mr) {
@@ -272,10 +272,10 @@ AVX2 static void dot_i8_avx2(int mr, const int8_t *xq, int64_t ldq, int64_t k32,
 const tf_kernel_set tf_kernels_avx2 = {
     .mr_f32 = 6,
     .mr_i8 = TF_MR_I8,
-    .f32 = kernel_f32_avx2,
+    .f32 = tf_kernel_f32_avx2,
     .i8 = kernel_i8_avx2,
-    .to_f32 = codes_to_f32_avx2,
-    .dot_f32 = dot_f32_avx2,
+    .to_f32 = tf_codes_to_f32_avx2,
+    .dot_f32 = tf_dot_f32_avx2,
     .dot_i8 = dot_i8_avx2,
 };
 #endif

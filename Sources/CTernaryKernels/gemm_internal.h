@@ -79,6 +79,13 @@ void tf_codes_to_f32_portable(const uint8_t *codes, int64_t units, int64_t kcl, 
 extern const tf_kernel_set tf_kernels_portable;
 #if defined(__x86_64__)
 extern const tf_kernel_set tf_kernels_avx2;
+extern const tf_kernel_set tf_kernels_avx512vnni;
+/* The AVX2 f32-mode kernels, shared by the AVX-512 VNNI set (it replaces only the int8 kernels). */
+void tf_kernel_f32_avx2(int mr, const float *x, int64_t ldx, const float *panel, int64_t kc, float *C, int64_t ldc,
+                        int flags, const float *gamma, const float *bias);
+void tf_codes_to_f32_avx2(const uint8_t *codes, int64_t units, int64_t kcl, float *panel);
+void tf_dot_f32_avx2(int mr, const float *x, int64_t ldx, int64_t K, const uint8_t *const codes[2], int nc,
+                     float *sums);
 #endif
 
 #endif

@@ -6,10 +6,12 @@ static int forced_isa = -1;
 tf_isa tf_detect_isa(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    /* No AVX-512 VNNI kernel is shipped (it could not be executed or tested on the development machine),
-     * so AVX-512 CPUs take the AVX2 path. */
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return TF_ISA_AVX2;
+    /* __builtin_cpu_supports also checks that the OS saves the AVX / AVX-512 register state (XCR0). */
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return TF_ISA_PORTABLE;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
+        return TF_ISA_AVX512VNNI;
+    return TF_ISA_AVX2;
 #endif
     return TF_ISA_PORTABLE;
 }

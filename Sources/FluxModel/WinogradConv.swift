@@ -16,20 +16,21 @@ extension Conv2D {
         taps.withUnsafeBufferPointer { t in
             u.withUnsafeMutableBufferPointer { up in
                 for i in 0..<oc {
-                    var g = [Double](repeating: 0, count: 9)
-                    for k in 0..<9 { g[k] = Double(t[k * oc + i]) }
-                    // rows: Gg (4×3)
-                    var gg = [Double](repeating: 0, count: 12)
+                    // Gg (4×3), column by column, in registers: no allocation per filter (this runs for every
+                    // output-input channel pair on every call).
+                    var gg = (SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>())
                     for col in 0..<3 {
-                        let (a, b, c) = (g[col], g[3 + col], g[6 + col])
-                        gg[col] = a
-                        gg[3 + col] = 0.5 * (a + b + c)
-                        gg[6 + col] = 0.5 * (a - b + c)
-                        gg[9 + col] = c
+                        let a = Double(t[col * oc + i]), b = Double(t[(3 + col) * oc + i]), c = Double(t[(6 + col) * oc + i])
+                        let column = SIMD4<Double>(a, 0.5 * (a + b + c), 0.5 * (a - b + c), c)
+                        switch col {
+                        case 0: gg.0 = column
+                        case 1: gg.1 = column
+                        default: gg.2 = column
+                        }
                     }
-                    // (Gg)Gᵀ (4×4)
+                    // (Gg)Gᵀ (4×4): row r of Gg is (gg.0[r], gg.1[r], gg.2[r])
                     for row in 0..<4 {
-                        let (a, b, c) = (gg[row * 3], gg[row * 3 + 1], gg[row * 3 + 2])
+                        let (a, b, c) = (gg.0[row], gg.1[row], gg.2[row])
                         up[(row * 4 + 0) * oc + i] = Float(a)
                         up[(row * 4 + 1) * oc + i] = Float(0.5 * (a + b + c))
                         up[(row * 4 + 2) * oc + i] = Float(0.5 * (a - b + c))

@@ -16,6 +16,7 @@ struct BenchFluxStepCommand: ParsableCommand {
     }
 
     @Flag(help: "Print one JSON object instead of text.") var json = false
+    @OptionGroup var kernelPathOption: KernelPathOption
     @Option(help: "Activation mode of the ternary GEMMs: f32, int8 or both.") var mode: Modes = .both
     @Option(help: "Packing of the random ternary weights: i2 or t3.") var format: String = "i2"
     @Option(help: "Image width (pixels, multiple of 16).") var width = 512
@@ -91,6 +92,7 @@ struct BenchFluxStepCommand: ParsableCommand {
     }
 
     func run() throws {
+        try kernelPathOption.apply()
         let format = TernaryFormat(rawValue: self.format)!
         // FLUX.1-dev: 3072 wide (24 heads × 128), in_channels 64, T5 4096, CLIP pooled 768, guidance embedded.
         let config = FluxTransformerConfig(patchSize: 1, inChannels: 64, numLayers: double, numSingleLayers: single,

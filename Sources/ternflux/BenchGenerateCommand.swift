@@ -18,6 +18,7 @@ struct BenchGenerateCommand: ParsableCommand {
     @Option(help: "Activation mode of ternary block linears: f32 or int8.") var mode = "int8"
     @Option(name: .customLong("repeat"), help: "Timed images after the warm-up.") var repeats = 3
     @Flag(help: "Print one JSON object instead of text.") var json = false
+    @OptionGroup var kernelPathOption: KernelPathOption
 
     struct Report: Encodable {
         let benchmark = "generate"
@@ -43,6 +44,7 @@ struct BenchGenerateCommand: ParsableCommand {
     }
 
     func run() throws {
+        try kernelPathOption.apply()
         let activation = try parseActivationMode(mode)
         guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
         guard repeats >= 1 else { throw ValidationError("--repeat must be ≥ 1, got \(repeats)") }

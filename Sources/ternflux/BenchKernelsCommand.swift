@@ -12,6 +12,7 @@ struct BenchKernelsCommand: ParsableCommand {
 
     @Flag(help: "Print one JSON document instead of a table.")
     var json = false
+    @OptionGroup var kernelPathOption: KernelPathOption
 
     @Option(help: "Threads for OpenBLAS and the ternary kernels alike (default: all online cores).")
     var threads: Int?
@@ -56,6 +57,7 @@ struct BenchKernelsCommand: ParsableCommand {
     }
 
     func run() throws {
+        try kernelPathOption.apply()
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         let bench = KernelBenchmark(threads: threadCount, repeats: quick ? 1 : repeats)
         let shapeList = shapes.flatMap(parsedShapes) ?? (quick ? [KernelBenchmark.fluxShapes[0]] : KernelBenchmark.fluxShapes)

@@ -10,7 +10,7 @@ final class ActivationKernelTests: XCTestCase {
     }
 
     private var paths: [tf_isa] {
-        tf_detect_isa() == TF_ISA_AVX2 ? [TF_ISA_PORTABLE, TF_ISA_AVX2] : [TF_ISA_PORTABLE]
+        TernaryGemmTests.paths
     }
 
     /// 20 001 points on [-100, 100] plus the edges of exp's range, infinities, and a length that is not a

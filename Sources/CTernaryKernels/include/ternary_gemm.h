@@ -14,11 +14,11 @@ extern "C" {
 typedef enum { TF_ACT_F32 = 0, TF_ACT_INT8 = 1 } tf_act_mode;
 
 /* Instruction-set paths; tf_set_isa forces one (tests exercise every path this CPU can run).
- * TF_ISA_AVX512VNNI is reserved: no AVX-512 kernel is shipped (the development machine cannot execute one,
- * so it could not be tested); CPUs with AVX-512 run the AVX2 path. */
+ * TF_ISA_AVX512VNNI (AVX-512 F/BW/VL + VNNI) replaces the int8-mode kernels with vpdpbusd ones and keeps the
+ * AVX2 f32-mode kernels and activations; every path gives the same bits in int8 mode. */
 typedef enum { TF_ISA_PORTABLE = 0, TF_ISA_AVX2 = 1, TF_ISA_AVX512VNNI = 2 } tf_isa;
 
-/* The best path this build can run on this CPU (AVX2 needs AVX2 + FMA). */
+/* The best path this build can run on this CPU (AVX2 needs AVX2 + FMA; AVX512VNNI needs those too). */
 tf_isa tf_detect_isa(void);
 /* The path in use (detected unless forced). */
 tf_isa tf_active_isa(void);
