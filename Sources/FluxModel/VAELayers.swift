@@ -83,7 +83,11 @@ struct Conv2D {
     enum Algorithm { case automatic, direct, winograd }
 
     /// Winograd pays off when both channel counts are large enough for its 16 sgemms to dominate the transforms.
-    var prefersWinograd: Bool { kernel == 3 && min(inChannels, outChannels) >= 32 }
+    /// Measured on the AVX-512 machine (2026-12-01, docs/benchmarks.md "Winograd threshold"): at ≤ 64 channels
+    /// (the shipped model's VAE) the direct path's nine sgemms are faster (a 128×128 image 0.044 → 0.040 s); at
+    /// FLUX.1's 128–512 channels Winograd is (256×256 decode 4.45 → 4.2 s, 18 % less CPU). On the earlier AVX2-only
+    /// machine it already paid off from 32 channels.
+    var prefersWinograd: Bool { kernel == 3 && min(inChannels, outChannels) >= 128 }
 
     func callAsFunction(_ x: FeatureMap, upsample: Bool = false, algorithm: Algorithm = .automatic) -> FeatureMap {
         precondition(x.channels == inChannels, "conv expects \(inChannels) channels, got \(x.channels)")
