@@ -117,16 +117,28 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* TERNFLUX_THREADS caps the threads of one process (the caller included); unset, empty or not a positive
+ * integer: no cap here (the ternflux command rejects a bad value before any kernel runs). */
+static int thread_cap(void) {
+    const char *v = getenv("TERNFLUX_THREADS");
+    if (!v || !*v) return 0;
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    return (*end == 0 && n > 0 && n <= 4096) ? (int)n : 0;
+}
+
 static int usable_cores(void) {
+    const int cap = thread_cap();
+    int n = 0;
 #if defined(__linux__)
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-        int n = CPU_COUNT(&set);
-        if (n > 0) return n;
-    }
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
 #endif
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+    if (n <= 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        n = online > 0 ? (int)online : 1;
+    }
+    return cap > 0 && cap < n ? cap : n;
 }
 
 static void pool_start(void) {

@@ -52,7 +52,7 @@ extension Conv2D {
         // Bands of tile rows are independent: they are split over the cores (each worker with its own transformed
         // buffers and one OpenBLAS thread), which keeps both cores busy where OpenBLAS' own threading of these
         // small products mostly waits. Every band computes exactly what it computed on one thread.
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, tilesY))
+        let workers = max(1, min(ComputeThreads.count, tilesY))
         let bandTileRows = max(1, min((tilesY + workers - 1) / workers, (4 << 20) / max(1, 16 * max(c, o) * tilesX)))
         let bands = (tilesY + bandTileRows - 1) / bandTileRows
         let maxTiles = bandTileRows * tilesX

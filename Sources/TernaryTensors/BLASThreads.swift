@@ -13,12 +13,19 @@ public enum BLASThreads {
     private static let lock = NSLock()
     /// The count last given to OpenBLAS by this type (-1: none yet).
     nonisolated(unsafe) private static var configured: Int32 = -1
-    /// OpenBLAS' own count at first use: OPENBLAS_NUM_THREADS or the number of cores.
-    private static let available: Int32 = max(1, openblas_get_num_threads())
+    /// OpenBLAS' own count at first use (OPENBLAS_NUM_THREADS or the number of cores), capped by
+    /// `ComputeThreads.count` (TERNFLUX_THREADS).
+    private static let available: Int32 = max(1, min(openblas_get_num_threads(), Int32(ComputeThreads.count)))
 
     /// Sets OpenBLAS' thread count for one m×n×k product: 1 when it is small, otherwise all it has.
     public static func prepare(m: Int, n: Int, k: Int) {
         set(Double(m) * Double(n) * Double(k) < Double(serialBelow) ? 1 : available)
+    }
+
+    /// OpenBLAS at the process' thread cap (`ComputeThreads.count`): called once at start-up, so that sgemm calls
+    /// made without `prepare` do not use more threads than TERNFLUX_THREADS allows.
+    public static func applyCap() {
+        set(available)
     }
 
     /// OpenBLAS on one thread from here on, for sgemm calls inside work already split over the cores (the next

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TernaryTensors
 
 @main
 struct TernFlux: AsyncParsableCommand {
@@ -24,4 +25,25 @@ struct TernFlux: AsyncParsableCommand {
             CancelCommand.self,
         ]
     )
+
+    /// As ArgumentParser's own entry point, after checking TERNFLUX_THREADS (a bad value is an error, exit 64, before
+    /// any command runs) and capping OpenBLAS at it.
+    static func main() async {
+        do {
+            try ComputeThreads.validateEnvironment()
+        } catch {
+            exit(withError: ValidationError("\(error)"))
+        }
+        BLASThreads.applyCap()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -26,7 +26,7 @@ enum BlockedAttention {
         // Each task is one small GEMM pair; OpenBLAS' own threads would only fight the task-level parallelism.
         BLASThreads.useOneThread()
 
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, tasks))
+        let workers = max(1, min(ComputeThreads.count, tasks))
         let tasksPerWorker = (tasks + workers - 1) / workers
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             // One score block and one row of softmax sums per worker, reused for all its tasks.

@@ -13,7 +13,7 @@ enum RowOps {
     /// Runs `body(rowRange)` over `rows` rows split into one contiguous range per core.
     @inline(__always)
     static func parallel(rows: Int, elementsPerRow: Int, _ body: (Range<Int>) -> Void) {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = ComputeThreads.count
         guard cores > 1, rows > 1, rows * elementsPerRow >= parallelThreshold else {
             body(0..<rows)
             return
