@@ -1,8 +1,8 @@
 /* AVX-512 VNNI int8 micro-kernels (compiled for those instructions only; dispatched at run time by gemm.c when the
  * CPU has AVX-512 F/BW/VL and VNNI). f32 mode keeps the AVX2 kernels.
  *
- * int8 panel kernel: up to 8 rows x 16 columns (12 rows measured no faster). One 64-byte panel load holds the 16 columns x 4 consecutive k as
- *   u8 codes w + 1 in {0, 1, 2} (gemm_internal.h), exactly one zmm; vpdpbusd against a broadcast of the row's 4
+ * int8 panel kernel: up to 8 rows x 16 columns (12 rows measured no faster). One 64-byte panel load holds the
+ *   16 columns x 4 consecutive k as u8 codes w + 1 in {0, 1, 2} (gemm_internal.h), exactly one zmm; vpdpbusd against a broadcast of the row's 4
  *   activation bytes (s8) adds code[k..k+3] . x[k..k+3] straight into the 16 int32 column sums (|step| <= 1016,
  *   no int16 stage, no saturation). The driver's row sum of xq removes the +1 offset, as on the other paths, and
  *   the final scaling is the same multiply-then-add, so every path gives the same bits.
@@ -57,8 +57,6 @@ VNNI static void kernel_i8_vnni(int mr, const int8_t *xq, int64_t ldx, const uin
     }
 }
 
-VNNI INLINE int32_t hsum512_epi32(__m512i v) { return _mm512_reduce_add_epi32(v); }
-
 VNNI INLINE void dot_i8_block_vnni(const int MR, const int NC, const int8_t *xq, int64_t ldq, int64_t k32,
                                    const uint8_t *const codes[2], int32_t *sums) {
     __m512i acc[4][2];
@@ -83,7 +81,7 @@ VNNI INLINE void dot_i8_block_vnni(const int MR, const int NC, const int8_t *xq,
         }
     }
     for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NC; j++) sums[i * 2 + j] = hsum512_epi32(acc[i][j]);
+        for (int j = 0; j < NC; j++) sums[i * 2 + j] = _mm512_reduce_add_epi32(acc[i][j]);
 }
 
 VNNI static void dot_i8_vnni(int mr, const int8_t *xq, int64_t ldq, int64_t k32, const uint8_t *const codes[2], int nc,

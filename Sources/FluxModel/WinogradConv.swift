@@ -16,18 +16,13 @@ extension Conv2D {
         taps.withUnsafeBufferPointer { t in
             u.withUnsafeMutableBufferPointer { up in
                 for i in 0..<oc {
-                    // Gg (4×3), column by column, in registers: no allocation per filter (this runs for every
-                    // output-input channel pair on every call).
-                    var gg = (SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>())
-                    for col in 0..<3 {
+                    // Gg (4×3), one column per filter column, in registers: no allocation per filter (this runs
+                    // for every output-input channel pair on every call).
+                    func column(_ col: Int) -> SIMD4<Double> {
                         let a = Double(t[col * oc + i]), b = Double(t[(3 + col) * oc + i]), c = Double(t[(6 + col) * oc + i])
-                        let column = SIMD4<Double>(a, 0.5 * (a + b + c), 0.5 * (a - b + c), c)
-                        switch col {
-                        case 0: gg.0 = column
-                        case 1: gg.1 = column
-                        default: gg.2 = column
-                        }
+                        return SIMD4<Double>(a, 0.5 * (a + b + c), 0.5 * (a - b + c), c)
                     }
+                    let gg = (column(0), column(1), column(2))
                     // (Gg)Gᵀ (4×4): row r of Gg is (gg.0[r], gg.1[r], gg.2[r])
                     for row in 0..<4 {
                         let (a, b, c) = (gg.0[row], gg.1[row], gg.2[row])

@@ -15,19 +15,6 @@ public enum KernelPath: String, CaseIterable, Sendable {
         }
     }
 
-    init(_ isa: tf_isa) {
-        switch isa {
-        case TF_ISA_AVX512VNNI: self = .avx512vnni
-        case TF_ISA_AVX2: self = .avx2
-        default: self = .portable
-        }
-    }
-
-    /// The best path this CPU runs.
-    public static var detected: KernelPath { KernelPath(tf_detect_isa()) }
-    /// The path in use.
-    public static var active: KernelPath { KernelPath(tf_active_isa()) }
-
     public struct Unsupported: Error, CustomStringConvertible {
         public let requested: String
         public var description: String {

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,8 +45,8 @@ def report(name, swift, ref, kind, failures):
 @torch.no_grad()
 def check_folder(folder, binary, tmp, failures):
     from diffusers import AutoencoderKL, FluxPipeline, FluxTransformer2DModel
-    ternary = "ternflux.packing" in (open(folder / "transformer" / "diffusion_pytorch_model.safetensors", "rb")
-                                     .read(1 << 16).decode("latin-1"))
+    with safe_open(str(folder / "transformer" / "diffusion_pytorch_model.safetensors"), "pt") as f:
+        ternary = "ternflux.packing" in (f.metadata() or {})
     transformer = (export.load_ternary_transformer(folder / "transformer") if ternary
                    else FluxTransformer2DModel.from_pretrained(folder / "transformer", torch_dtype=torch.float32).eval())
     pipe = FluxPipeline.from_pretrained(folder, transformer=transformer, torch_dtype=torch.float32)

@@ -287,10 +287,10 @@ def stage_teacher(work, data, config, steps, batch, minutes, lr=1e-3, ema_decay=
     g = torch.Generator().manual_seed(1001)
     lat, cap = data["latents"], data["caption"]
 
-    def save_ema(folder):
-        ema["transformer"].save_pretrained(folder / "transformer", safe_serialization=True)
-        ema["clip"].save_pretrained(folder / "text_encoder", safe_serialization=True)
-        ema["t5"].save_pretrained(folder / "text_encoder_2", safe_serialization=True)
+    def save_ema(transformer_dir, text_dir):
+        ema["transformer"].save_pretrained(transformer_dir, safe_serialization=True)
+        ema["clip"].save_pretrained(text_dir / "text_encoder", safe_serialization=True)
+        ema["t5"].save_pretrained(text_dir / "text_encoder_2", safe_serialization=True)
 
     t0 = time.time()
     for step in range(steps):
@@ -324,12 +324,10 @@ def stage_teacher(work, data, config, steps, batch, minutes, lr=1e-3, ema_decay=
             pipe = assemble(work, ema["transformer"].eval(), vae, ema["clip"].eval(), ema["t5"].eval())
             table, _ = evaluate(pipe, eval_py.eval_prompts(per_category=10))
             log(f"teacher EMA at step {step + 1}: {json.dumps({k: round(v, 3) for k, v in table.items()})}")
-            save_ema(work / "teacher_snapshots" / f"step_{step + 1}")
-    ema["transformer"].save_pretrained(out, safe_serialization=True)
-    text_out = trained_text_dir(work)
-    ema["clip"].save_pretrained(text_out / "text_encoder", safe_serialization=True)
-    ema["t5"].save_pretrained(text_out / "text_encoder_2", safe_serialization=True)
-    (text_out / "done").write_text("ok\n")
+            snapshot = work / "teacher_snapshots" / f"step_{step + 1}"
+            save_ema(snapshot / "transformer", snapshot)
+    save_ema(out, trained_text_dir(work))
+    (trained_text_dir(work) / "done").write_text("ok\n")
     log(f"teacher: {sum(p.numel() for p in ema['transformer'].parameters())} parameters, {time.time() - t0:.0f}s")
     return ema["transformer"].eval()
 
