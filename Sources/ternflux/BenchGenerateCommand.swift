@@ -19,11 +19,14 @@ struct BenchGenerateCommand: ParsableCommand {
     @Option(name: .customLong("repeat"), help: "Timed images after the warm-up.") var repeats = 3
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @OptionGroup var kernelPathOption: KernelPathOption
+    @OptionGroup var trueCFG: TrueCFGOptions
 
     struct Report: Encodable {
         let benchmark = "generate"
         let model: String, mode: String, prompt: String
         let steps: Int, width: Int, height: Int
+        /// 1: no classifier-free guidance (one transformer call per step); above 1: two.
+        let trueCFGScale: Float
         let loadSeconds: Double
         let secondsPerImage: [Double]
         let medianSecondsPerImage: Double
@@ -33,6 +36,7 @@ struct BenchGenerateCommand: ParsableCommand {
         let peakRSSBytes: Int
         enum CodingKeys: String, CodingKey {
             case benchmark, model, mode, prompt, steps, width, height
+            case trueCFGScale = "true_cfg_scale"
             case loadSeconds = "load_seconds"
             case secondsPerImage = "seconds_per_image"
             case medianSecondsPerImage = "median_seconds_per_image"
@@ -52,8 +56,9 @@ struct BenchGenerateCommand: ParsableCommand {
         let start = Date()
         let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation)
         let loadSeconds = Date().timeIntervalSince(start)
-        let request = FluxPipeline.Request(prompt: prompt, steps: steps, width: width, height: height,
+        var request = FluxPipeline.Request(prompt: prompt, steps: steps, width: width, height: height,
                                            maxSequenceLength: pipeline.defaultMaxSequenceLength)
+        trueCFG.apply(to: &request, defaults: pipeline.generationDefaults)
         try pipeline.validate(request)
         _ = try pipeline.generate(request) // warm-up: page faults of the mapped weights, first allocations
         var seconds: [Double] = [], cpuSeconds: [Double] = []
@@ -66,6 +71,7 @@ struct BenchGenerateCommand: ParsableCommand {
         }
         let median = Self.median(seconds)
         let report = Report(model: folder.path, mode: mode, prompt: prompt, steps: steps, width: width, height: height,
+                            trueCFGScale: request.usesTrueCFG ? request.trueCFGScale : 1,
                             loadSeconds: loadSeconds, secondsPerImage: seconds, medianSecondsPerImage: median,
                             cpuSecondsPerImage: cpuSeconds, medianCPUSecondsPerImage: Self.median(cpuSeconds),
                             phaseSeconds: ["tokenize": last.tokenize, "encode": last.encode, "denoise": last.denoise,

@@ -31,8 +31,10 @@ struct BenchReplicaCommand: ParsableCommand {
         if FileManager.default.fileExists(atPath: url.appendingPathComponent("model_index.json").path) {
             let pipeline = try FluxPipeline(modelDirectory: url, mode: activation)
             figures["load_seconds"] = Date().timeIntervalSince(start)
-            let request = FluxPipeline.Request(prompt: prompt, steps: steps, width: width, height: height,
+            var request = FluxPipeline.Request(prompt: prompt, steps: steps, width: width, height: height,
                                                maxSequenceLength: pipeline.defaultMaxSequenceLength)
+            request.trueCFGScale = pipeline.generationDefaults.trueCFGScale
+            request.negativePrompt = pipeline.generationDefaults.negativePrompt
             let result = try pipeline.generate(request)
             figures["run_seconds"] = result.timings.total
             figures["denoise_seconds"] = result.timings.denoise

@@ -17,8 +17,8 @@ struct EvalCommand: ParsableCommand {
             the task accuracies), as GenEval does. Prompts outside the caption grammar are generated and scored as \
             failures in the task `other`. A prompt file: one prompt per line, or JSON lines \
             {"prompt": "...", "tag": "colors"}; blank lines and #-comments are skipped; malformed lines are all \
-            reported by number before anything is generated. Image size and steps are the model's defaults \
-            (its generation_defaults.json). Model: --model, else $TERNFLUX_MODEL, else models/default.
+            reported by number before anything is generated. Image size, steps and classifier-free guidance \
+            are the model's defaults (its generation_defaults.json). Model: --model, else $TERNFLUX_MODEL, else models/default.
             """)
 
     @Option(help: "Model folder (diffusers layout).") var model: String?
@@ -33,6 +33,7 @@ struct EvalCommand: ParsableCommand {
     var gridPerTask = 4
     @Option(help: "Denoising steps (default: the model's).") var steps: Int?
     @Option(help: "Activation mode of ternary block linears: f32 or int8.") var mode = "f32"
+    @OptionGroup var trueCFG: TrueCFGOptions
 
     func validate() throws {
         guard imagesPerPrompt >= 1 else { throw ValidationError("--images-per-prompt must be ≥ 1, got \(imagesPerPrompt)") }
@@ -61,9 +62,10 @@ struct EvalCommand: ParsableCommand {
         let folder = try ModelFolder.resolve(flag: model)
         let defaults = try GenerationDefaults.load(modelDirectory: folder)
         let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation)
-        let template = FluxPipeline.Request(prompt: "", steps: steps ?? defaults.steps, width: defaults.width,
+        var template = FluxPipeline.Request(prompt: "", steps: steps ?? defaults.steps, width: defaults.width,
                                             height: defaults.height, guidance: defaults.guidance,
                                             maxSequenceLength: pipeline.defaultMaxSequenceLength)
+        trueCFG.apply(to: &template, defaults: defaults)
         try pipeline.validate(template)
 
         var options = MiniGenEvalRun.Options()
@@ -71,8 +73,10 @@ struct EvalCommand: ParsableCommand {
         options.seed = seed
         options.gridImagesPerCategory = grid == nil ? 0 : gridPerTask
         let total = list.count * imagesPerPrompt
+        let guidanceNote = template.usesTrueCFG
+            ? ", classifier-free guidance \(template.trueCFGScale) against \"\(template.negativePrompt ?? "")\"" : ""
         FluxStderr.line("eval: \(list.count) prompts × \(imagesPerPrompt) = \(total) images, \(template.width)×\(template.height), "
-                        + "\(template.steps) steps, model \(folder.path)")
+                        + "\(template.steps) steps\(guidanceNote), model \(folder.path)")
         let start = Date()
         let (report, tiles) = try MiniGenEvalRun(options: options).run(
             model: folder.path, prompts: list,

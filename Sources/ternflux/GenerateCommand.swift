@@ -10,8 +10,8 @@ struct GenerateCommand: ParsableCommand {
         abstract: "Generate one PNG from a prompt with a FLUX-architecture model folder.",
         discussion: """
             The model folder is --model, else $TERNFLUX_MODEL, else models/default under the current directory. \
-            Width, height, steps and guidance default to the model's own (its generation_defaults.json; \
-            512×512, 28 steps, 3.5 without one). Width and height must be multiples of 16 (2 × the VAE's downscale).
+            Width, height, steps, guidance and classifier-free guidance default to the model's own (its \
+            generation_defaults.json; 512×512, 28 steps, 3.5 and none without one). Width and height must be multiples of 16 (2 × the VAE's downscale).
             """)
 
     @Argument(help: "The prompt.") var prompt: String
@@ -26,6 +26,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Output PNG file.") var out = "out.png"
     @Option(help: "Activation mode of ternary block linears: f32 or int8.") var mode = "f32"
     @Flag(help: "Print the time of every phase on stderr.") var timings = false
+    @OptionGroup var trueCFG: TrueCFGOptions
 
     func run() throws {
         let activation = try parseActivationMode(mode)
@@ -35,6 +36,7 @@ struct GenerateCommand: ParsableCommand {
         var request = FluxPipeline.Request(prompt: prompt, seed: seed, steps: steps, width: width ?? defaults.width,
                                            height: height ?? defaults.height, guidance: guidance ?? defaults.guidance,
                                            maxSequenceLength: maxSequenceLength ?? 512)
+        trueCFG.apply(to: &request, defaults: defaults)
         // Reject a bad step count before loading weights; sizes depend on the VAE and are checked after loading.
         guard steps >= 1 else { throw FluxCommandError("--steps must be ≥ 1, got \(steps)") }
         var clock = Date()

@@ -48,6 +48,32 @@ final class FluxPipelineTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, 1)
     }
 
+    /// True classifier-free guidance against `expected/pipeline_true_cfg.safetensors` (FluxPipeline with
+    /// negative_prompt "a green triangle", true_cfg_scale 2.5).
+    func testTrueCFGMatchesDiffusers() throws {
+        let ref = try FixtureTensors(url: FluxFixtures.url("expected/pipeline_true_cfg.safetensors"))
+        let pipeline = try FluxPipeline(modelDirectory: FluxFixtures.url("tiny-flux"))
+        var r = request()
+        r.trueCFGScale = 2.5
+        r.negativePrompt = "a green triangle"
+        XCTAssertTrue(r.usesTrueCFG)
+        let result = try pipeline.generate(r)
+        let final = ref["final_latents"]
+        let diff = maxAbsDifference(result.finalLatents, final)
+        XCTAssertLessThanOrEqual(diff, 1e-4 * final.maxAbs, "final latents: max |Δ| \(diff) vs max |ref| \(final.maxAbs)")
+        let image = try PNGReader.decode(result.png)
+        let worst = zip(image.rgb, ref["image_uint8"].storage).map { abs(Int($0) - Int($1)) }.max() ?? 0
+        XCTAssertLessThanOrEqual(worst, 1)
+
+        // Guidance changes the image; a scale above 1 without a negative prompt is no guidance (as diffusers).
+        let plain = try pipeline.generate(request())
+        XCTAssertGreaterThan(maxAbsDifference(result.finalLatents, plain.finalLatents), 1e-2)
+        var noNegative = request()
+        noNegative.trueCFGScale = 2.5
+        XCTAssertFalse(noNegative.usesTrueCFG)
+        XCTAssertEqual(try pipeline.generate(noNegative).finalLatents.storage, plain.finalLatents.storage)
+    }
+
     func testBadRequestsNameTheProblem() throws {
         let pipeline = try FluxPipeline(modelDirectory: FluxFixtures.url("tiny-flux"))
         func message(_ r: FluxPipeline.Request) -> String {
@@ -60,6 +86,12 @@ final class FluxPipelineTests: XCTestCase {
         var long = request()
         long.maxSequenceLength = 0
         XCTAssertTrue(message(long).contains("max sequence length"), message(long))
+        for scale in [Float(0.5), .nan, 51] {
+            var cfg = request()
+            cfg.trueCFGScale = scale
+            cfg.negativePrompt = ""
+            XCTAssertTrue(message(cfg).contains("true_cfg_scale"), message(cfg))
+        }
     }
 
     func testMissingTransformerTensorIsNamed() throws {

@@ -14,9 +14,14 @@ public final class FluxPipeline: @unchecked Sendable {
         public var guidance: Float
         /// T5 tokens (FluxPipeline's max_sequence_length).
         public var maxSequenceLength: Int
+        /// FluxPipeline's `true_cfg_scale`: above 1 (with a negative prompt), classifier-free guidance.
+        public var trueCFGScale: Float
+        /// FluxPipeline's `negative_prompt`; nil: none, so no classifier-free guidance.
+        public var negativePrompt: String?
 
         public init(prompt: String, seed: UInt64 = 0, steps: Int = 28, width: Int = 512, height: Int = 512,
-                    guidance: Float = 3.5, maxSequenceLength: Int = 512) {
+                    guidance: Float = 3.5, maxSequenceLength: Int = 512, trueCFGScale: Float = 1,
+                    negativePrompt: String? = nil) {
             self.prompt = prompt
             self.seed = seed
             self.steps = steps
@@ -24,7 +29,12 @@ public final class FluxPipeline: @unchecked Sendable {
             self.height = height
             self.guidance = guidance
             self.maxSequenceLength = maxSequenceLength
+            self.trueCFGScale = trueCFGScale
+            self.negativePrompt = negativePrompt
         }
+
+        /// Classifier-free guidance runs (a second transformer call per step), as FluxPipeline's do_true_cfg.
+        public var usesTrueCFG: Bool { trueCFGScale > 1 && negativePrompt != nil }
     }
 
     /// Seconds per phase.
@@ -68,6 +78,9 @@ public final class FluxPipeline: @unchecked Sendable {
     /// `model_max_length` when it is below 512 (a model trained on short prompts records it there; FLUX has
     /// no attention mask, so padding it never saw changes its output), else diffusers' default of 512.
     public let defaultMaxSequenceLength: Int
+    /// The folder's generation_defaults.json (what a request leaves to the model: the worker takes the
+    /// classifier-free guidance of a job from here).
+    public let generationDefaults: GenerationDefaults
 
     /// Loads and validates every component of a diffusers-layout folder. Block linears run in `mode`.
     public init(modelDirectory: URL, mode: ActivationMode = .f32) throws {
@@ -84,6 +97,16 @@ public final class FluxPipeline: @unchecked Sendable {
                                   vaeScaleFactor: 1 << (vae.config.blockOutChannels.count - 1))
         text = try FluxTextConditioner(modelDirectory: modelDirectory, mode: mode)
         defaultMaxSequenceLength = Self.tokenizerMaxLength(folder.directory("tokenizer_2")) ?? 512
+        generationDefaults = try GenerationDefaults.load(modelDirectory: modelDirectory)
+    }
+
+    /// A request with everything the caller leaves out taken from the model: size, steps, guidance, true
+    /// classifier-free guidance and the T5 length.
+    public func defaultRequest(prompt: String, seed: UInt64 = 0) -> Request {
+        let d = generationDefaults
+        return Request(prompt: prompt, seed: seed, steps: d.steps, width: d.width, height: d.height,
+                       guidance: d.guidance, maxSequenceLength: defaultMaxSequenceLength,
+                       trueCFGScale: d.trueCFGScale, negativePrompt: d.negativePrompt)
     }
 
     /// `model_max_length` of a tokenizer folder's tokenizer_config.json, when it is a usable T5 length.
@@ -104,6 +127,7 @@ public final class FluxPipeline: @unchecked Sendable {
         guard (1...512).contains(request.maxSequenceLength) else {
             throw TextConditionerError.invalidMaxSequenceLength(request.maxSequenceLength)
         }
+        try TrueCFG.validate(scale: request.trueCFGScale)
     }
 
     /// Generates one image. `onStep(i, seconds)` runs after every denoising step; throwing from it stops.
@@ -113,13 +137,23 @@ public final class FluxPipeline: @unchecked Sendable {
         var clock = PhaseClock()
         // FluxTextConditioner.encode, split so that tokenizing and encoding are timed apart.
         let (clipTokens, t5Tokens, warnings) = try text.tokenize(request.prompt, maxSequenceLength: request.maxSequenceLength)
+        var negativeTokens: (clip: TokenizedPrompt, t5: TokenizedPrompt)?
+        if request.usesTrueCFG, let negativePrompt = request.negativePrompt {
+            let (c, t, _) = try text.tokenize(negativePrompt, maxSequenceLength: request.maxSequenceLength)
+            negativeTokens = (c, t)
+        }
         timings.tokenize = clock.lap()
         let pooled = try text.clipEncoder.encode(clipTokens.ids).pooled
         let promptEmbeds = try text.t5Encoder.encode(t5Tokens.ids)
+        let negative = try negativeTokens.map {
+            TrueCFG.Negative(promptEmbeds: try text.t5Encoder.encode($0.t5.ids), pooled: try text.clipEncoder.encode($0.clip.ids).pooled,
+                             scale: request.trueCFGScale)
+        }
         timings.encode = clock.lap()
         let sampled = try sampler.sample(promptEmbeds: promptEmbeds, pooled: pooled,
                                          seed: request.seed, steps: request.steps, width: request.width,
-                                         height: request.height, guidance: request.guidance, onStep: onStep)
+                                         height: request.height, guidance: request.guidance, negative: negative,
+                                         onStep: onStep)
         timings.denoiseSteps = sampled.stepSeconds
         _ = clock.lap()
         let decoded = try vae.decode(vaeInput(sampled))

@@ -3,8 +3,9 @@ import TernaryTensors
 
 /// The denoising half of FluxPipeline: initial noise (diffusers' prepare_latents: CPU torch.randn of
 /// [1, C, h, w] from a fresh generator, then 2×2 packing), the flow-match schedule with mu from the image
-/// sequence length, one transformer call per step (timestep = t/1000, guidance when the model embeds it) and
-/// fp32 Euler updates. Returns the packed final latents.
+/// sequence length, one transformer call per step (timestep = t/1000, guidance when the model embeds it; a
+/// second call on the negative prompt with true classifier-free guidance, `TrueCFG`) and fp32 Euler updates.
+/// Returns the packed final latents.
 public struct FluxSampler: Sendable {
     public let transformer: FluxTransformer
     public let scheduler: FlowMatchEulerDiscreteScheduler
@@ -47,13 +48,23 @@ public struct FluxSampler: Sendable {
     }
 
     /// Runs every step. `onStep(i, seconds)` is called after each step with its wall time; throwing from it
-    /// stops sampling (how a worker abandons a job between steps).
+    /// stops sampling (how a worker abandons a job between steps). With `negative` (scale > 1), every step is
+    /// guided by it as FluxPipeline's true classifier-free guidance.
     public func sample(promptEmbeds: Tensor, pooled: Tensor, seed: UInt64, steps: Int, width: Int, height: Int,
-                       guidance: Float, onStep: ((Int, Double) throws -> Void)? = nil) throws -> SampledLatents {
+                       guidance: Float, negative: TrueCFG.Negative? = nil,
+                       onStep: ((Int, Double) throws -> Void)? = nil) throws -> SampledLatents {
         try validate(width: width, height: height, steps: steps, guidance: guidance)
         guard promptEmbeds.rank == 3, promptEmbeds.shape[0] == 1 else {
             throw FluxPipelineError.invalidRequest("prompt embeddings must be [1, T, J], got \(promptEmbeds.shape)")
         }
+        if let negative {
+            try TrueCFG.validate(scale: negative.scale)
+            guard negative.promptEmbeds.shape == promptEmbeds.shape, negative.pooled.shape == pooled.shape else {
+                throw FluxPipelineError.invalidRequest("negative prompt embeddings \(negative.promptEmbeds.shape) / "
+                    + "\(negative.pooled.shape) must have the prompt's shapes \(promptEmbeds.shape) / \(pooled.shape)")
+            }
+        }
+        let guide = negative.flatMap { $0.scale > 1 ? $0 : nil }
         var (latents, h, w) = initialLatents(seed: seed, width: width, height: height)
         let imageSequenceLength = latents.shape[1]
         let schedule = try scheduler.schedule(steps: steps, imageSequenceLength: imageSequenceLength)
@@ -63,9 +74,15 @@ public struct FluxSampler: Sendable {
         var stepSeconds: [Double] = []
         for i in 0..<schedule.steps {
             let start = DispatchTime.now().uptimeNanoseconds
-            let velocity = try transformer.forward(
+            var velocity = try transformer.forward(
                 hiddenStates: latents, encoderHiddenStates: promptEmbeds, pooledProjections: pooled,
                 timestep: [schedule.transformerTimestep(i)], guidance: guidanceValues, imgIds: imgIds, txtIds: txtIds)
+            if let guide {
+                let negativeVelocity = try transformer.forward(
+                    hiddenStates: latents, encoderHiddenStates: guide.promptEmbeds, pooledProjections: guide.pooled,
+                    timestep: [schedule.transformerTimestep(i)], guidance: guidanceValues, imgIds: imgIds, txtIds: txtIds)
+                TrueCFG.combine(&velocity, negative: negativeVelocity, scale: guide.scale)
+            }
             try schedule.step(&latents, velocity: velocity, index: i)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             stepSeconds.append(seconds)

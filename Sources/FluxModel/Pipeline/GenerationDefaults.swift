@@ -2,10 +2,11 @@ import Foundation
 
 /// The image size, step count and guidance a model folder is meant to be run with, from its optional
 /// `generation_defaults.json` (keys named as FluxPipeline's call arguments: `height`, `width`,
-/// `num_inference_steps`, `guidance_scale`; every key optional). Without the file, or for a key it leaves out,
-/// FluxPipeline's defaults for FLUX.1-dev apply (1024 there; 512×512 here, 28 steps, guidance 3.5). The shipped
-/// models were trained at 128×128 and sampled with 8 steps, and say so in this file (written by
-/// ops/model/finish.py). Layout: docs/formats.md.
+/// `num_inference_steps`, `guidance_scale`, `true_cfg_scale`, `negative_prompt`; every key optional). Without
+/// the file, or for a key it leaves out, FluxPipeline's defaults for FLUX.1-dev apply (1024 there; 512×512 here,
+/// 28 steps, guidance 3.5, no true classifier-free guidance). The shipped models were trained at 128×128 and
+/// are sampled with 8 steps and classifier-free guidance against the empty prompt, and say so in this file
+/// (written by ops/model/finish.py). Layout: docs/formats.md.
 public struct GenerationDefaults: Sendable, Equatable {
     public static let fileName = "generation_defaults.json"
     public static let flux = GenerationDefaults(width: 512, height: 512, steps: 28, guidance: 3.5)
@@ -14,12 +15,18 @@ public struct GenerationDefaults: Sendable, Equatable {
     public var height: Int
     public var steps: Int
     public var guidance: Float
+    /// FluxPipeline's `true_cfg_scale`: classifier-free guidance against `negativePrompt` when above 1.
+    public var trueCFGScale: Float
+    /// FluxPipeline's `negative_prompt`; nil: none (then no classifier-free guidance, whatever the scale).
+    public var negativePrompt: String?
 
-    public init(width: Int, height: Int, steps: Int, guidance: Float) {
+    public init(width: Int, height: Int, steps: Int, guidance: Float, trueCFGScale: Float = 1, negativePrompt: String? = nil) {
         self.width = width
         self.height = height
         self.steps = steps
         self.guidance = guidance
+        self.trueCFGScale = trueCFGScale
+        self.negativePrompt = negativePrompt
     }
 
     /// Reads `generation_defaults.json` of a model folder; `.flux` when the folder has none. A file that is
@@ -49,6 +56,19 @@ public struct GenerationDefaults: Sendable, Equatable {
                 throw ModelFolderError.invalidIndex(url.path, "'guidance_scale' must be a number, got \(value)")
             }
             d.guidance = Float(n)
+        }
+        if let value = json["true_cfg_scale"] {
+            guard case let .number(n) = value, n.isFinite, TrueCFG.scaleRange.contains(Float(n)) else {
+                throw ModelFolderError.invalidIndex(url.path, "'true_cfg_scale' must be a number from "
+                    + "\(TrueCFG.scaleRange.lowerBound) to \(TrueCFG.scaleRange.upperBound), got \(value)")
+            }
+            d.trueCFGScale = Float(n)
+        }
+        if let value = json["negative_prompt"] {
+            guard case let .string(text) = value else {
+                throw ModelFolderError.invalidIndex(url.path, "'negative_prompt' must be a string, got \(value)")
+            }
+            d.negativePrompt = text
         }
         return d
     }

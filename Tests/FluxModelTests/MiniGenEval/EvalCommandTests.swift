@@ -80,4 +80,21 @@ final class EvalCommandTests: XCTestCase {
         let image = try PNGReader.decode(contentsOf: out)
         XCTAssertEqual([image.width, image.height], [128, 128])
     }
+
+    func testTrueCFGFlags() throws {
+        let bad = try run(["generate", "a red circle", "--true-cfg-scale", "0.5", "--out", temporary("x.png").path])
+        XCTAssertEqual(bad.status, 64, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("--true-cfg-scale must be a number from 1.0 to 50.0, got 0.5"), bad.stderr)
+        var images: [[UInt8]] = []
+        for flags in [["--true-cfg-scale", "1"], ["--true-cfg-scale", "3", "--negative-prompt", ""],
+                      ["--true-cfg-scale", "3", "--negative-prompt", "a blue square"]] {
+            let out = temporary("cfg.png")
+            defer { try? FileManager.default.removeItem(at: out) }
+            let r = try run(["generate", "a red circle", "--out", out.path] + flags)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            images.append(try PNGReader.decode(contentsOf: out).rgb)
+        }
+        XCTAssertNotEqual(images[0], images[1], "guidance against the empty prompt changes the image")
+        XCTAssertNotEqual(images[1], images[2], "the negative prompt matters")
+    }
 }

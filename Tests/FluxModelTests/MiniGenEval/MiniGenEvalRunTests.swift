@@ -83,6 +83,8 @@ final class GenerationDefaultsTests: XCTestCase {
         XCTAssertEqual(try GenerationDefaults.load(modelDirectory: folder(nil)), .flux)
         XCTAssertEqual(try GenerationDefaults.load(modelDirectory: folder(#"{"num_inference_steps": 4}"#)),
                        GenerationDefaults(width: 512, height: 512, steps: 4, guidance: 3.5))
+        XCTAssertEqual(try GenerationDefaults.load(modelDirectory: folder(#"{"true_cfg_scale": 2.5, "negative_prompt": ""}"#)),
+                       GenerationDefaults(width: 512, height: 512, steps: 28, guidance: 3.5, trueCFGScale: 2.5, negativePrompt: ""))
         let teacher = FluxFixtures.root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/teacher")
         XCTAssertEqual(try GenerationDefaults.load(modelDirectory: teacher), GenerationDefaults(width: 128, height: 128, steps: 8, guidance: 3.5))
     }
@@ -92,6 +94,9 @@ final class GenerationDefaultsTests: XCTestCase {
                                  (#"{"height": "128"}"#, "'height' must be a positive integer"),
                                  (#"{"num_inference_steps": 0}"#, "'num_inference_steps' must be a positive integer"),
                                  (#"{"guidance_scale": true}"#, "'guidance_scale' must be a number"),
+                                 (#"{"true_cfg_scale": 0.5}"#, "'true_cfg_scale' must be a number from 1.0 to 50.0"),
+                                 (#"{"true_cfg_scale": "3"}"#, "'true_cfg_scale' must be a number"),
+                                 (#"{"negative_prompt": 3}"#, "'negative_prompt' must be a string"),
                                  ("[1]", "not a JSON object")] {
             let dir = try folder(json)
             XCTAssertThrowsError(try GenerationDefaults.load(modelDirectory: dir), json) { error in
