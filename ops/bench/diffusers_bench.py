@@ -37,6 +37,12 @@ def run_pipeline(args):
         return r.ru_utime + r.ru_stime
 
     cpu_seconds = []
+    # The model's classifier-free guidance, as `ternflux bench generate` applies it (generation_defaults.json).
+    defaults_file = os.path.join(args.model, "generation_defaults.json")
+    defaults = json.load(open(defaults_file)) if os.path.exists(defaults_file) else {}
+    cfg = {}
+    if defaults.get("true_cfg_scale", 1) > 1 and "negative_prompt" in defaults:
+        cfg = dict(true_cfg_scale=defaults["true_cfg_scale"], negative_prompt=defaults["negative_prompt"])
 
     def one():
         g = torch.Generator("cpu").manual_seed(args.seed)
@@ -45,7 +51,7 @@ def run_pipeline(args):
         with torch.inference_mode():
             image = pipe(args.prompt, height=args.size, width=args.size, num_inference_steps=args.steps,
                          guidance_scale=3.5, max_sequence_length=args.max_sequence_length, generator=g,
-                         output_type="pil").images[0]
+                         output_type="pil", **cfg).images[0]
             # TernFlux's figure includes the PNG encoding; so does this one.
             import io
             image.save(io.BytesIO(), format="PNG")
@@ -58,6 +64,7 @@ def run_pipeline(args):
     seconds = [one() for _ in range(args.repeat)]
     return {"benchmark": "diffusers-pipeline", "model": args.model, "dtype": args.dtype, "steps": args.steps,
             "width": args.size, "height": args.size, "prompt": args.prompt, "load_seconds": load,
+            "true_cfg_scale": cfg.get("true_cfg_scale", 1),
             "seconds_per_image": seconds, "median_seconds_per_image": statistics.median(seconds),
             "cpu_seconds_per_image": cpu_seconds, "median_cpu_seconds_per_image": statistics.median(cpu_seconds),
             "peak_rss_bytes": peak_rss_bytes()}
