@@ -122,9 +122,15 @@ def load_ternary_transformer(folder, with_packed=False):
     return (model.eval(), packed) if with_packed else model.eval()
 
 
-# What `ternflux generate` / `ternflux eval` run the model with unless told otherwise (docs/formats.md,
-# "generation_defaults.json"): the training resolution and the sampling steps of train_all.DEFAULT_STEPS.
-GENERATION_DEFAULTS = {"height": 128, "width": 128, "num_inference_steps": 8, "guidance_scale": 3.5}
+# What `ternflux generate` / `ternflux eval` / the worker run the model with unless told otherwise (docs/formats.md,
+# "generation_defaults.json"): the training resolution, the sampling steps of train_all.DEFAULT_STEPS and its
+# classifier-free guidance (train_all.DEFAULT_CFG against train_all.NEGATIVE_PROMPT).
+def generation_defaults():
+    import train_all
+    d = {"height": 128, "width": 128, "num_inference_steps": train_all.DEFAULT_STEPS, "guidance_scale": 3.5}
+    if train_all.DEFAULT_CFG > 1:
+        d.update(true_cfg_scale=train_all.DEFAULT_CFG, negative_prompt=train_all.NEGATIVE_PROMPT)
+    return d
 
 
 def save_pipeline(pipe, out_dir, transformer_writer, tokenizer_src):
@@ -150,7 +156,7 @@ def save_pipeline(pipe, out_dir, transformer_writer, tokenizer_src):
     index["tokenizer"] = ["transformers", "CLIPTokenizer"]
     index["tokenizer_2"] = ["transformers", "T5TokenizerFast"]
     (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
-    (tmp / "generation_defaults.json").write_text(json.dumps(GENERATION_DEFAULTS, indent=2) + "\n")
+    (tmp / "generation_defaults.json").write_text(json.dumps(generation_defaults(), indent=2) + "\n")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)

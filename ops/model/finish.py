@@ -38,6 +38,8 @@ def main():
     ap.add_argument("--distill-batch", type=int, default=64)
     ap.add_argument("--distill-lr", type=float, default=1e-3)
     ap.add_argument("--distill-minutes", type=float, default=12)
+    ap.add_argument("--distill-full-precision", action="store_true",
+                    help="also train the student's full-precision parameters (embedders, norm_out, proj_out)")
     ap.add_argument("--eval-per-category", type=int, default=20)
     ap.add_argument("--ternflux", default=None, help="ternflux binary for the i2 conversion (else the Python writer)")
     args = ap.parse_args()
@@ -71,7 +73,8 @@ def main():
     log(f"naive eval {table} ({time.time() - t0:.0f}s) — {len(names)} ternary linears")
 
     student, names = distill.distill(teacher, cache, work, args.calibration_prompts, args.distill_steps,
-                                     args.distill_batch, args.distill_minutes, args.distill_lr)
+                                     args.distill_batch, args.distill_minutes, args.distill_lr,
+                                     args.distill_full_precision)
     plain, packed = distill.freeze_to_plain(student, names)
     traj = work / f"trajectories_{args.calibration_prompts}.pt"
     gaps = {"naive": distill.velocity_gap(naive, teacher, cache, traj),

@@ -24,11 +24,12 @@ python3 ops/model/train_all.py --work "$work" --threads 2 \
     --scenes 24576 \
     --width 96 --double 2 --single 4 \
     --teacher-steps 12000 --teacher-stop-at 10000 --teacher-batch 64 --teacher-lr 1e-3 --teacher-ema 0.999 --teacher-minutes 100 \
-    --eval-every 2000 2>&1 | grep --line-buffered -v '^\[transformers\]' | tee -a "$work/log_train.txt"
+    --eval-every 2000 \
+    --cfg-steps 3000 --cfg-batch 64 --cfg-lr 3e-4 --cfg-dropout 0.1 --cfg-minutes 40 --cfg-eval-every 1000 2>&1 | grep --line-buffered -v '^\[transformers\]' | tee -a "$work/log_train.txt"
 if [[ ! -x .build/release/ternflux ]]; then
     swift build -c release --product ternflux
 fi
 python3 ops/model/finish.py --work "$work" --out "$out" --threads 2 --ternflux .build/release/ternflux \
-    --calibration-prompts 1024 --distill-steps 3000 --distill-batch 64 --distill-lr 1e-3 --distill-minutes 40 \
+    --calibration-prompts 1024 --distill-steps 4000 --distill-batch 64 --distill-lr 1e-3 --distill-minutes 50 --distill-full-precision \
     --eval-per-category 20 2>&1 | grep --line-buffered -v '^\[transformers\]' | tee -a "$work/log_finish.txt"
 echo "recipe done in $(( ($(date +%s) - start) / 60 )) min (models in $out)"

@@ -42,7 +42,30 @@ def main():
     assert torch.allclose(y, torch.tensor([[2.0, 0.0]]))
     y.sum().backward()
     assert torch.allclose(t.weight.grad, torch.ones(2, 4))
+    guided_trajectories()
     print("export: OK")
+
+
+def guided_trajectories():
+    """distill.teacher_trajectories with classifier-free guidance: both velocities are stored, the negative
+    prompt's is the teacher's on the empty prompt, and every Euler step uses neg + cfg * (cond - neg)."""
+    from diffusers import FluxTransformer2DModel
+    import train_all
+    torch.manual_seed(0)
+    config = dict(train_all.transformer_config(32, 1, 1), num_attention_heads=1)
+    teacher = FluxTransformer2DModel(**config).eval()
+    prompts = ["a red circle", "a blue square", train_all.NEGATIVE_PROMPT]
+    cache = {"prompts": prompts, "embeds": torch.randn(3, 32, 64), "pooled": torch.randn(3, 64)}
+    traj = distill.teacher_trajectories(teacher, cache, prompts[:2], cfg=2.0)
+    sig = distill.sigmas_for_sampling()
+    steps = len(sig) - 1
+    assert traj["x"].shape[0] == 2 * steps and traj["v_uncond"].shape == traj["v"].shape
+    with torch.no_grad():
+        vu = train_all.velocity(teacher, traj["x"][:2], traj["sigma"][:2], cache["embeds"][[2, 2]], cache["pooled"][[2, 2]])
+    assert torch.allclose(vu, traj["v_uncond"][:2], atol=1e-5)
+    guided = traj["v_uncond"][:2] + 2.0 * (traj["v"][:2] - traj["v_uncond"][:2])
+    assert torch.allclose(traj["x"][2:4], traj["x"][:2] + (sig[1] - sig[0]) * guided, atol=1e-5)
+    assert "v_uncond" not in distill.teacher_trajectories(teacher, cache, prompts[:2], cfg=1.0)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ TRANSFORMER_CONFIG = dict(patch_size=1, in_channels=64, out_channels=None, num_l
 SCHEDULER_CONFIG = dict(num_train_timesteps=1000, shift=3.0, use_dynamic_shifting=True, base_shift=0.5,
                         max_shift=1.15, base_image_seq_len=256, max_image_seq_len=4096)
 DEFAULT_STEPS = 8
+DEFAULT_CFG = 1.5        # true classifier-free guidance scale of the shipped models (1: none)
+NEGATIVE_PROMPT = ""     # the unconditional prompt of classifier-free guidance (what caption dropout trains)
 LATENT = 16          # 128 / 8
 
 
@@ -89,11 +91,17 @@ def load_text(work, initial=False):
             T5TokenizerFast.from_pretrained(d / "tokenizer_2"), T5EncoderModel.from_pretrained(e / "text_encoder_2").eval())
 
 
+def cached_prompts():
+    """The prompts whose embeddings training and distillation use: every caption of the grammar, then the empty
+    negative prompt of classifier-free guidance (the last row)."""
+    return text_stage.corpus() + [NEGATIVE_PROMPT]
+
+
 def caption_token_ids(work):
-    """CLIP and T5 input ids of every caption of the grammar, tokenized exactly as FluxPipeline.encode_prompt does
+    """CLIP and T5 input ids of cached_prompts(), tokenized exactly as FluxPipeline.encode_prompt does
     (padding to max_length, truncation; no attention mask anywhere)."""
     tok, _, tok2, _ = load_text(work, initial=True)
-    prompts = text_stage.corpus()
+    prompts = cached_prompts()
     clip_ids = tok(prompts, padding="max_length", max_length=tok.model_max_length, truncation=True,
                    return_tensors="pt").input_ids
     t5_ids = tok2(prompts, padding="max_length", max_length=text_stage.T5_MAX_SEQUENCE_LENGTH, truncation=True,
@@ -116,8 +124,8 @@ def encode_ids(clip, t5, clip_ids, t5_ids):
 
 @torch.no_grad()
 def stage_text_cache(work):
-    """T5 embeddings and CLIP pooled embeddings of every caption of the grammar, computed with FluxPipeline's own
-    encode_prompt (so training sees exactly what inference sees)."""
+    """T5 embeddings and CLIP pooled embeddings of cached_prompts(), computed with FluxPipeline's own encode_prompt
+    (so training sees exactly what inference sees)."""
     trained = (trained_text_dir(work) / "done").exists()
     path = work / ("text_cache_trained.pt" if trained else "text_cache.pt")
     if path.exists():
@@ -126,7 +134,7 @@ def stage_text_cache(work):
     tok, clip, tok2, t5 = load_text(work)
     pipe = FluxPipeline(scheduler=None, vae=None, text_encoder=clip, tokenizer=tok, text_encoder_2=t5,
                         tokenizer_2=tok2, transformer=None)
-    prompts = text_stage.corpus()
+    prompts = cached_prompts()
     embeds, pooled = [], []
     for i in range(0, len(prompts), 256):
         pe, pp, _ = pipe.encode_prompt(prompt=prompts[i:i + 256], prompt_2=None,
@@ -252,61 +260,60 @@ def transformer_config(width, double, single):
     return dict(TRANSFORMER_CONFIG, num_layers=double, num_single_layers=single, num_attention_heads=width // 32)
 
 
-def stage_teacher(work, data, config, steps, batch, minutes, lr=1e-3, ema_decay=0.999, vae=None, eval_every=0,
-                  stop_at=None):
-    """Rectified flow as FLUX: x_t = (1 - s) x0 + s e, s ~ logit-normal(0, 1), target e - x0. AdamW, warm-up then
-    cosine decay, EMA of the weights (the EMA is the teacher). The CLIP and T5 encoders train with the transformer
-    (from the seeded initial ones): FLUX gives text tokens no position (txt_ids are zero), so which colour goes with
-    which shape, and which object is left of which, reaches the transformer only through the T5 outputs' context —
-    in the random initial T5, "a red circle and a blue square" and "a blue circle and a red square" differ by ~3 %
-    as sets of token vectors, against ~25 % for a changed word. They are written to work/text_trained.
-    With vae and eval_every, the EMA is scored every eval_every steps with the Python scorer (10 prompts a category)
-    and saved under work/teacher_snapshots as training feedback. With stop_at, training ends after that many steps
-    of the `steps`-long learning-rate schedule (the EMA there is the teacher)."""
-    import copy
-    from diffusers import FluxTransformer2DModel
-    out = work / "teacher"
-    if (out / "config.json").exists() and (trained_text_dir(work) / "done").exists():
-        return FluxTransformer2DModel.from_pretrained(out).eval()
+def text_ids_for_training(work):
+    """(CLIP ids cut after the last first-EOS, T5 ids) of cached_prompts(), and the initial CLIP to check the cut."""
     full_clip_ids, t5_ids = caption_token_ids(work)
-    tok, clip, _, t5 = load_text(work, initial=True)
+    tok, clip, _, _ = load_text(work, initial=True)
     clip_ids = clip_ids_to_first_eos(full_clip_ids, tok.eos_token_id)
     with torch.no_grad():
         gap = (clip(full_clip_ids).pooler_output - clip(clip_ids).pooler_output).abs().max().item()
     assert gap < 1e-4, f"CLIP pooled output changed when cut after the first EOS ({gap})"   # float rounding only
-    torch.manual_seed(1000)
-    model = FluxTransformer2DModel(**config)
-    nets = torch.nn.ModuleDict({"transformer": model, "clip": clip, "t5": t5})
+    return clip_ids, t5_ids
+
+
+def save_nets(nets, transformer_dir, text_dir):
+    nets["transformer"].save_pretrained(transformer_dir, safe_serialization=True)
+    nets["clip"].save_pretrained(text_dir / "text_encoder", safe_serialization=True)
+    nets["t5"].save_pretrained(text_dir / "text_encoder_2", safe_serialization=True)
+
+
+def flow_training(work, nets, data, clip_ids, t5_ids, name, steps, batch, minutes, lr, ema_decay, warmup, seed,
+                  stop_at=None, dropout=0.0, vae=None, eval_every=0, eval_cfg=(1.0,)):
+    """Rectified flow as FLUX: x_t = (1 - s) x0 + s e, s ~ logit-normal(0, 1), target e - x0, on the transformer
+    and both text encoders together (nets). AdamW, warm-up then cosine decay to 10 % over `steps`, EMA of the
+    weights (returned: the EMA is the model). With dropout > 0, that share of the captions is replaced by the
+    empty negative prompt (the last row of the ids), so the model also learns the unconditional velocity that
+    classifier-free guidance needs. With vae and eval_every, the EMA is scored every eval_every steps with the
+    Python scorer (10 prompts a category, at each classifier-free guidance scale of eval_cfg) and saved under
+    work/<name>_snapshots as training feedback. With stop_at, training ends after that many steps of the
+    schedule."""
+    import copy
     ema = copy.deepcopy(nets)
     ema.requires_grad_(False)
     nets.requires_grad_(True)
-    log(f"teacher: {sum(p.numel() for p in model.parameters())} transformer parameters, config {config}; "
-        f"text encoders trained with it ({sum(p.numel() for p in clip.parameters()) + sum(p.numel() for p in t5.parameters())} parameters)")
     opt = torch.optim.AdamW(nets.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.99))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps, 200))
-    g = torch.Generator().manual_seed(1001)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps, warmup))
+    g = torch.Generator().manual_seed(seed)
     lat, cap = data["latents"], data["caption"]
-
-    def save_ema(transformer_dir, text_dir):
-        ema["transformer"].save_pretrained(transformer_dir, safe_serialization=True)
-        ema["clip"].save_pretrained(text_dir / "text_encoder", safe_serialization=True)
-        ema["t5"].save_pretrained(text_dir / "text_encoder_2", safe_serialization=True)
-
+    empty = clip_ids.shape[0] - 1
     t0 = time.time()
     for step in range(steps):
         if time.time() - t0 > minutes * 60:
-            log(f"teacher: time budget reached after {step} steps")
+            log(f"{name}: time budget reached after {step} steps")
             break
         if stop_at is not None and step >= stop_at:
-            log(f"teacher: stopping at step {step} of the {steps}-step schedule (--teacher-stop-at)")
+            log(f"{name}: stopping at step {step} of the {steps}-step schedule")
             break
         idx = torch.randint(0, lat.shape[0], (batch,), generator=g)
         x0 = pack(lat[idx].float())
         noise = torch.randn(x0.shape, generator=g)
         sigma = torch.sigmoid(torch.randn(batch, generator=g))          # logit-normal(0, 1), as SD3/FLUX
         xt = (1 - sigma[:, None, None]) * x0 + sigma[:, None, None] * noise
-        embeds, pooled = encode_ids(clip, t5, clip_ids[cap[idx]], t5_ids[cap[idx]])
-        v = velocity(model, xt, sigma, embeds, pooled)
+        c = cap[idx]
+        if dropout > 0:      # drawn only then, so a run without dropout keeps the generator stream of before
+            c = torch.where(torch.rand(batch, generator=g) < dropout, torch.full_like(c, empty), c)
+        embeds, pooled = encode_ids(nets["clip"], nets["t5"], clip_ids[c], t5_ids[c])
+        v = velocity(nets["transformer"], xt, sigma, embeds, pooled)
         loss = F.mse_loss(v, noise - x0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -318,17 +325,75 @@ def stage_teacher(work, data, config, steps, batch, minutes, lr=1e-3, ema_decay=
             for pe, pm in zip(ema.parameters(), nets.parameters()):
                 pe.lerp_(pm, 1 - decay)
         if step % 50 == 0 or step == steps - 1:
-            log(f"teacher step {step}/{steps} loss {loss.item():.4f} lr {sched.get_last_lr()[0]:.2e} ({time.time() - t0:.0f}s)")
+            log(f"{name} step {step}/{steps} loss {loss.item():.4f} lr {sched.get_last_lr()[0]:.2e} ({time.time() - t0:.0f}s)")
         if vae is not None and eval_every and (step + 1) % eval_every == 0 and step + 1 < steps:
             import eval_py
             pipe = assemble(work, ema["transformer"].eval(), vae, ema["clip"].eval(), ema["t5"].eval())
-            table, _ = evaluate(pipe, eval_py.eval_prompts(per_category=10))
-            log(f"teacher EMA at step {step + 1}: {json.dumps({k: round(v, 3) for k, v in table.items()})}")
-            snapshot = work / "teacher_snapshots" / f"step_{step + 1}"
-            save_ema(snapshot / "transformer", snapshot)
-    save_ema(out, trained_text_dir(work))
+            for scale in eval_cfg:
+                table, _ = evaluate(pipe, eval_py.eval_prompts(per_category=10), true_cfg_scale=scale)
+                log(f"{name} EMA at step {step + 1}, cfg {scale}: {json.dumps({k: round(v, 3) for k, v in table.items()})}")
+            snapshot = work / f"{name}_snapshots" / f"step_{step + 1}"
+            save_nets(ema, snapshot / "transformer", snapshot)
+    log(f"{name}: {sum(p.numel() for p in ema['transformer'].parameters())} parameters, {time.time() - t0:.0f}s")
+    return ema
+
+
+def stage_teacher(work, data, config, steps, batch, minutes, lr=1e-3, ema_decay=0.999, vae=None, eval_every=0,
+                  stop_at=None):
+    """The teacher from scratch: flow_training of a seeded FluxTransformer2DModel together with the seeded initial
+    CLIP and T5 encoders. FLUX gives text tokens no position (txt_ids are zero), so which colour goes with which
+    shape, and which object is left of which, reaches the transformer only through the T5 outputs' context — in
+    the random initial T5, "a red circle and a blue square" and "a blue circle and a red square" differ by ~3 % as
+    sets of token vectors, against ~25 % for a changed word; so the encoders train too. Written to work/teacher
+    and work/text_trained (snapshots: work/teacher_snapshots)."""
+    from diffusers import FluxTransformer2DModel
+    out = work / "teacher"
+    if (out / "config.json").exists() and (trained_text_dir(work) / "done").exists():
+        return FluxTransformer2DModel.from_pretrained(out).eval()
+    clip_ids, t5_ids = text_ids_for_training(work)
+    _, clip, _, t5 = load_text(work, initial=True)
+    torch.manual_seed(1000)
+    model = FluxTransformer2DModel(**config)
+    nets = torch.nn.ModuleDict({"transformer": model, "clip": clip, "t5": t5})
+    log(f"teacher: {sum(p.numel() for p in model.parameters())} transformer parameters, config {config}; "
+        f"text encoders trained with it ({sum(p.numel() for p in clip.parameters()) + sum(p.numel() for p in t5.parameters())} parameters)")
+    ema = flow_training(work, nets, data, clip_ids, t5_ids, "teacher", steps, batch, minutes, lr, ema_decay, 200,
+                        1001, stop_at=stop_at, vae=vae, eval_every=eval_every)
+    save_nets(ema, out, trained_text_dir(work))
     (trained_text_dir(work) / "done").write_text("ok\n")
-    log(f"teacher: {sum(p.numel() for p in ema['transformer'].parameters())} parameters, {time.time() - t0:.0f}s")
+    return ema["transformer"].eval()
+
+
+def stage_teacher_cfg(work, data, steps, batch, minutes, lr, ema_decay, dropout, vae=None, eval_every=0,
+                      eval_cfg=(1.0,)):
+    """Caption-dropout fine-tune of the teacher (transformer and text encoders, from their EMA), so that it knows
+    the unconditional velocity of the empty prompt and can be sampled with classifier-free guidance. The teacher
+    before it is kept as work/teacher_base and work/text_trained_base; the fine-tuned one replaces work/teacher
+    and work/text_trained, so every later stage uses it."""
+    import shutil
+    from diffusers import FluxTransformer2DModel
+    from transformers import CLIPTextModel, T5EncoderModel
+    marker = work / "teacher_cfg_done"
+    if marker.exists():
+        return FluxTransformer2DModel.from_pretrained(work / "teacher").eval()
+    base, text_base = work / "teacher_base", work / "text_trained_base"
+    if not (text_base / "done").exists():
+        for src, dst in ((work / "teacher", base), (trained_text_dir(work), text_base)):
+            if dst.exists():
+                shutil.rmtree(dst)
+            shutil.copytree(src, dst)
+    clip_ids, t5_ids = text_ids_for_training(work)
+    nets = torch.nn.ModuleDict({"transformer": FluxTransformer2DModel.from_pretrained(base),
+                                "clip": CLIPTextModel.from_pretrained(text_base / "text_encoder"),
+                                "t5": T5EncoderModel.from_pretrained(text_base / "text_encoder_2")})
+    log(f"teacher-cfg: fine-tune with caption dropout {dropout}, {steps} steps, lr {lr}")
+    ema = flow_training(work, nets, data, clip_ids, t5_ids, "teacher_cfg", steps, batch, minutes, lr, ema_decay,
+                        100, 1002, dropout=dropout, vae=vae, eval_every=eval_every, eval_cfg=eval_cfg)
+    save_nets(ema, work / "teacher", trained_text_dir(work))
+    stale = work / "text_cache_trained.pt"       # embeddings of the encoders before the fine-tune
+    if stale.exists():
+        stale.unlink()
+    marker.write_text("ok\n")
     return ema["transformer"].eval()
 
 
@@ -342,13 +407,18 @@ def assemble(work, transformer, vae, clip=None, t5=None):
 
 
 @torch.no_grad()
-def evaluate(pipe, prompts, seed=0, batch=32):
+def evaluate(pipe, prompts, seed=0, batch=32, true_cfg_scale=None):
+    """Python-scorer table and the images; true_cfg_scale > 1 samples with classifier-free guidance against the
+    empty negative prompt (FluxPipeline's true CFG); default DEFAULT_CFG."""
     import eval_py
+    scale = DEFAULT_CFG if true_cfg_scale is None else true_cfg_scale
     images = []
     for i in range(0, len(prompts), batch):
         g = torch.Generator().manual_seed(seed + i)
-        out = pipe(prompt=prompts[i:i + batch], height=128, width=128, num_inference_steps=DEFAULT_STEPS,
-                   max_sequence_length=text_stage.T5_MAX_SEQUENCE_LENGTH, generator=g, output_type="np")
+        chunk = prompts[i:i + batch]
+        cfg = dict(true_cfg_scale=scale, negative_prompt=[NEGATIVE_PROMPT] * len(chunk)) if scale > 1 else {}
+        out = pipe(prompt=chunk, height=128, width=128, num_inference_steps=DEFAULT_STEPS,
+                   max_sequence_length=text_stage.T5_MAX_SEQUENCE_LENGTH, generator=g, output_type="np", **cfg)
         images += [(im * 255).round().clip(0, 255).astype(np.uint8) for im in out.images]
     return eval_py.score(prompts, images), images
 
@@ -375,6 +445,13 @@ def main():
     ap.add_argument("--double", type=int, default=3, help="double-stream blocks")
     ap.add_argument("--single", type=int, default=3, help="single-stream blocks")
     ap.add_argument("--eval-every", type=int, default=0, help="score the teacher EMA every N steps (feedback)")
+    ap.add_argument("--cfg-steps", type=int, default=0,
+                    help="caption-dropout fine-tune of the teacher for classifier-free guidance (0: none)")
+    ap.add_argument("--cfg-batch", type=int, default=64)
+    ap.add_argument("--cfg-lr", type=float, default=3e-4)
+    ap.add_argument("--cfg-dropout", type=float, default=0.1)
+    ap.add_argument("--cfg-minutes", type=float, default=40)
+    ap.add_argument("--cfg-eval-every", type=int, default=0)
     ap.add_argument("--stop-after", choices=["text", "vae", "latents", "teacher"], default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -393,6 +470,9 @@ def main():
     stage_teacher(args.work, data, transformer_config(args.width, args.double, args.single), args.teacher_steps,
                   args.teacher_batch, args.teacher_minutes, args.teacher_lr, args.teacher_ema, vae, args.eval_every,
                   args.teacher_stop_at)
+    if args.cfg_steps:
+        stage_teacher_cfg(args.work, data, args.cfg_steps, args.cfg_batch, args.cfg_minutes, args.cfg_lr,
+                          args.teacher_ema, args.cfg_dropout, vae, args.cfg_eval_every, eval_cfg=(1.0, 2.0, 3.0, 4.0))
     stage_text_cache(args.work)      # embeddings of every caption through the trained encoders (for finish.py)
     log(f"done in {time.time() - t0:.0f}s")
 

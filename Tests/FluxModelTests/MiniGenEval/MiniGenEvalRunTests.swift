@@ -57,12 +57,15 @@ final class MiniGenEvalRunTests: XCTestCase {
         let root = FluxFixtures.root.deletingLastPathComponent().deletingLastPathComponent()
         let folder = root.appendingPathComponent("models/default")
         let defaults = try GenerationDefaults.load(modelDirectory: folder)
-        XCTAssertEqual(defaults, GenerationDefaults(width: 128, height: 128, steps: 8, guidance: 3.5))
+        XCTAssertEqual(defaults, GenerationDefaults(width: 128, height: 128, steps: 8, guidance: 3.5, trueCFGScale: 1.5, negativePrompt: ""))
         let pipeline = try FluxPipeline(modelDirectory: folder)
+        XCTAssertEqual(pipeline.generationDefaults, defaults)
         let prompts = DefaultEvalPrompts.prompts().filter { $0.category == .colors }.prefix(2).map { ($0.caption, $0) }
         let (report, _) = try MiniGenEvalRun(options: .init()).run(model: "default", prompts: prompts) { text, seed in
-            let r = try pipeline.generate(FluxPipeline.Request(prompt: text, seed: seed, steps: defaults.steps, width: defaults.width,
-                                                               height: defaults.height, maxSequenceLength: pipeline.defaultMaxSequenceLength))
+            let request = pipeline.defaultRequest(prompt: text, seed: seed)
+            XCTAssertTrue(request.usesTrueCFG)
+            XCTAssertEqual(request.maxSequenceLength, 32)
+            let r = try pipeline.generate(request)
             let image = try PNGReader.decode(r.png)
             return (image.rgb, image.width, image.height)
         }
@@ -86,7 +89,8 @@ final class GenerationDefaultsTests: XCTestCase {
         XCTAssertEqual(try GenerationDefaults.load(modelDirectory: folder(#"{"true_cfg_scale": 2.5, "negative_prompt": ""}"#)),
                        GenerationDefaults(width: 512, height: 512, steps: 28, guidance: 3.5, trueCFGScale: 2.5, negativePrompt: ""))
         let teacher = FluxFixtures.root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/teacher")
-        XCTAssertEqual(try GenerationDefaults.load(modelDirectory: teacher), GenerationDefaults(width: 128, height: 128, steps: 8, guidance: 3.5))
+        XCTAssertEqual(try GenerationDefaults.load(modelDirectory: teacher),
+                       GenerationDefaults(width: 128, height: 128, steps: 8, guidance: 3.5, trueCFGScale: 1.5, negativePrompt: ""))
     }
 
     func testBadFieldsAreNamed() throws {
