@@ -278,7 +278,7 @@ def save_nets(nets, transformer_dir, text_dir):
 
 
 def flow_training(work, nets, data, clip_ids, t5_ids, name, steps, batch, minutes, lr, ema_decay, warmup, seed,
-                  stop_at=None, dropout=0.0, vae=None, eval_every=0, eval_cfg=(1.0,)):
+                  stop_at=None, dropout=0.0, vae=None, eval_every=0, eval_cfg=(1.0,), sigma_shift=1.0):
     """Rectified flow as FLUX: x_t = (1 - s) x0 + s e, s ~ logit-normal(0, 1), target e - x0, on the transformer
     and both text encoders together (nets). AdamW, warm-up then cosine decay to 10 % over `steps`, EMA of the
     weights (returned: the EMA is the model). With dropout > 0, that share of the captions is replaced by the
@@ -286,7 +286,8 @@ def flow_training(work, nets, data, clip_ids, t5_ids, name, steps, batch, minute
     classifier-free guidance needs. With vae and eval_every, the EMA is scored every eval_every steps with the
     Python scorer (10 prompts a category, at each classifier-free guidance scale of eval_cfg) and saved under
     work/<name>_snapshots as training feedback. With stop_at, training ends after that many steps of the
-    schedule."""
+    schedule. sigma_shift > 1 moves the training noise levels up as the sampler's shift does
+    (s -> shift*s / (1 + (shift - 1)*s), i.e. logit-normal(log shift, 1)); 1 keeps logit-normal(0, 1)."""
     import copy
     ema = copy.deepcopy(nets)
     ema.requires_grad_(False)
@@ -308,6 +309,8 @@ def flow_training(work, nets, data, clip_ids, t5_ids, name, steps, batch, minute
         x0 = pack(lat[idx].float())
         noise = torch.randn(x0.shape, generator=g)
         sigma = torch.sigmoid(torch.randn(batch, generator=g))          # logit-normal(0, 1), as SD3/FLUX
+        if sigma_shift != 1.0:
+            sigma = sigma_shift * sigma / (1 + (sigma_shift - 1) * sigma)
         xt = (1 - sigma[:, None, None]) * x0 + sigma[:, None, None] * noise
         c = cap[idx]
         if dropout > 0:      # drawn only then, so a run without dropout keeps the generator stream of before
@@ -365,7 +368,7 @@ def stage_teacher(work, data, config, steps, batch, minutes, lr=1e-3, ema_decay=
 
 
 def stage_teacher_cfg(work, data, steps, batch, minutes, lr, ema_decay, dropout, vae=None, eval_every=0,
-                      eval_cfg=(1.0,)):
+                      eval_cfg=(1.0,), sigma_shift=1.0):
     """Caption-dropout fine-tune of the teacher (transformer and text encoders, from their EMA), so that it knows
     the unconditional velocity of the empty prompt and can be sampled with classifier-free guidance. The teacher
     before it is kept as work/teacher_base and work/text_trained_base; the fine-tuned one replaces work/teacher
@@ -388,7 +391,8 @@ def stage_teacher_cfg(work, data, steps, batch, minutes, lr, ema_decay, dropout,
                                 "t5": T5EncoderModel.from_pretrained(text_base / "text_encoder_2")})
     log(f"teacher-cfg: fine-tune with caption dropout {dropout}, {steps} steps, lr {lr}")
     ema = flow_training(work, nets, data, clip_ids, t5_ids, "teacher_cfg", steps, batch, minutes, lr, ema_decay,
-                        100, 1002, dropout=dropout, vae=vae, eval_every=eval_every, eval_cfg=eval_cfg)
+                        100, 1002, dropout=dropout, vae=vae, eval_every=eval_every, eval_cfg=eval_cfg,
+                        sigma_shift=sigma_shift)
     save_nets(ema, work / "teacher", trained_text_dir(work))
     stale = work / "text_cache_trained.pt"       # embeddings of the encoders before the fine-tune
     if stale.exists():
@@ -452,6 +456,8 @@ def main():
     ap.add_argument("--cfg-dropout", type=float, default=0.1)
     ap.add_argument("--cfg-minutes", type=float, default=40)
     ap.add_argument("--cfg-eval-every", type=int, default=0)
+    ap.add_argument("--cfg-sigma-shift", type=float, default=1.0,
+                    help="shift of the fine-tune's training noise levels (1: logit-normal(0, 1) as the teacher)")
     ap.add_argument("--stop-after", choices=["text", "vae", "latents", "teacher"], default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -472,7 +478,8 @@ def main():
                   args.teacher_stop_at)
     if args.cfg_steps:
         stage_teacher_cfg(args.work, data, args.cfg_steps, args.cfg_batch, args.cfg_minutes, args.cfg_lr,
-                          args.teacher_ema, args.cfg_dropout, vae, args.cfg_eval_every, eval_cfg=(1.0, 2.0, 3.0, 4.0))
+                          args.teacher_ema, args.cfg_dropout, vae, args.cfg_eval_every, eval_cfg=(1.0, 2.0, 3.0, 4.0),
+                          sigma_shift=args.cfg_sigma_shift)
     stage_text_cache(args.work)      # embeddings of every caption through the trained encoders (for finish.py)
     log(f"done in {time.time() - t0:.0f}s")
 
