@@ -27,8 +27,7 @@ public final class FluxImageGenerator: ImageGenerator, @unchecked Sendable {
                                      width: request.width, height: request.height, guidance: Float(request.guidance))
         r.maxSequenceLength = maxSequenceLength
         // A job names size, steps and guidance; classifier-free guidance is the model's (generation_defaults.json).
-        r.trueCFGScale = pipeline.generationDefaults.trueCFGScale
-        r.negativePrompt = pipeline.generationDefaults.negativePrompt
+        pipeline.generationDefaults.applyGuidance(to: &r)
         let result = try pipeline.generate(r) { step, _ in
             if cancellation.isCancelled { throw GenerationCancelled(reason: "stopped before step \(step + 1)") }
         }

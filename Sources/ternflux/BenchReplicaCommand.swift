@@ -33,8 +33,7 @@ struct BenchReplicaCommand: ParsableCommand {
             figures["load_seconds"] = Date().timeIntervalSince(start)
             var request = FluxPipeline.Request(prompt: prompt, steps: steps, width: width, height: height,
                                                maxSequenceLength: pipeline.defaultMaxSequenceLength)
-            request.trueCFGScale = pipeline.generationDefaults.trueCFGScale
-            request.negativePrompt = pipeline.generationDefaults.negativePrompt
+            pipeline.generationDefaults.applyGuidance(to: &request)
             let result = try pipeline.generate(request)
             figures["run_seconds"] = result.timings.total
             figures["denoise_seconds"] = result.timings.denoise

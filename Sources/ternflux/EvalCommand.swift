@@ -60,12 +60,10 @@ struct EvalCommand: ParsableCommand {
             }
         }
         let folder = try ModelFolder.resolve(flag: model)
-        let defaults = try GenerationDefaults.load(modelDirectory: folder)
         let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation)
-        var template = FluxPipeline.Request(prompt: "", steps: steps ?? defaults.steps, width: defaults.width,
-                                            height: defaults.height, guidance: defaults.guidance,
-                                            maxSequenceLength: pipeline.defaultMaxSequenceLength)
-        trueCFG.apply(to: &template, defaults: defaults)
+        var template = pipeline.defaultRequest(prompt: "")
+        if let steps { template.steps = steps }
+        trueCFG.apply(to: &template, defaults: pipeline.generationDefaults)
         try pipeline.validate(template)
 
         var options = MiniGenEvalRun.Options()

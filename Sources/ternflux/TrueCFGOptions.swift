@@ -12,7 +12,7 @@ struct TrueCFGOptions: ParsableArguments {
     var negativePrompt: String?
 
     func validate() throws {
-        if let trueCFGScale, !(trueCFGScale.isFinite && TrueCFG.scaleRange.contains(trueCFGScale)) {
+        if let trueCFGScale, !TrueCFG.accepts(trueCFGScale) {
             throw ValidationError("--true-cfg-scale must be a number from \(TrueCFG.scaleRange.lowerBound) to "
                 + "\(TrueCFG.scaleRange.upperBound), got \(trueCFGScale)")
         }
@@ -20,7 +20,8 @@ struct TrueCFGOptions: ParsableArguments {
 
     /// The request's scale and negative prompt: the flags where given, else the model's defaults.
     func apply(to request: inout FluxPipeline.Request, defaults: GenerationDefaults) {
-        request.trueCFGScale = trueCFGScale ?? defaults.trueCFGScale
-        request.negativePrompt = negativePrompt ?? defaults.negativePrompt
+        defaults.applyGuidance(to: &request)
+        if let trueCFGScale { request.trueCFGScale = trueCFGScale }
+        if let negativePrompt { request.negativePrompt = negativePrompt }
     }
 }

@@ -81,14 +81,22 @@ def trained_text_dir(work):
     return work / "text_trained"
 
 
+def load_tokenizers(work):
+    """The CLIP and T5 tokenizers as trained on the grammar."""
+    from transformers import CLIPTokenizer, T5TokenizerFast
+    d = work / "text"
+    return CLIPTokenizer.from_pretrained(d / "tokenizer"), T5TokenizerFast.from_pretrained(d / "tokenizer_2")
+
+
 def load_text(work, initial=False):
     """Tokenizers (as trained on the grammar) and the text encoders: those trained with the teacher once the teacher
     stage has written them (work/text_trained), else (or with initial=True) the seeded initial ones."""
-    from transformers import CLIPTextModel, CLIPTokenizer, T5EncoderModel, T5TokenizerFast
+    from transformers import CLIPTextModel, T5EncoderModel
     d = work / "text"
     e = d if initial or not (trained_text_dir(work) / "done").exists() else trained_text_dir(work)
-    return (CLIPTokenizer.from_pretrained(d / "tokenizer"), CLIPTextModel.from_pretrained(e / "text_encoder").eval(),
-            T5TokenizerFast.from_pretrained(d / "tokenizer_2"), T5EncoderModel.from_pretrained(e / "text_encoder_2").eval())
+    tok, tok2 = load_tokenizers(work)
+    return (tok, CLIPTextModel.from_pretrained(e / "text_encoder").eval(),
+            tok2, T5EncoderModel.from_pretrained(e / "text_encoder_2").eval())
 
 
 def cached_prompts():
@@ -100,7 +108,7 @@ def cached_prompts():
 def caption_token_ids(work):
     """CLIP and T5 input ids of cached_prompts(), tokenized exactly as FluxPipeline.encode_prompt does
     (padding to max_length, truncation; no attention mask anywhere)."""
-    tok, _, tok2, _ = load_text(work, initial=True)
+    tok, tok2 = load_tokenizers(work)
     prompts = cached_prompts()
     clip_ids = tok(prompts, padding="max_length", max_length=tok.model_max_length, truncation=True,
                    return_tensors="pt").input_ids
@@ -260,11 +268,11 @@ def transformer_config(width, double, single):
     return dict(TRANSFORMER_CONFIG, num_layers=double, num_single_layers=single, num_attention_heads=width // 32)
 
 
-def text_ids_for_training(work):
-    """(CLIP ids cut after the last first-EOS, T5 ids) of cached_prompts(), and the initial CLIP to check the cut."""
+def text_ids_for_training(work, clip):
+    """(CLIP ids cut after the last first-EOS, T5 ids) of cached_prompts(); the cut is checked on `clip`, the
+    encoder about to be trained."""
     full_clip_ids, t5_ids = caption_token_ids(work)
-    tok, clip, _, _ = load_text(work, initial=True)
-    clip_ids = clip_ids_to_first_eos(full_clip_ids, tok.eos_token_id)
+    clip_ids = clip_ids_to_first_eos(full_clip_ids, load_tokenizers(work)[0].eos_token_id)
     with torch.no_grad():
         gap = (clip(full_clip_ids).pooler_output - clip(clip_ids).pooler_output).abs().max().item()
     assert gap < 1e-4, f"CLIP pooled output changed when cut after the first EOS ({gap})"   # float rounding only
@@ -353,8 +361,8 @@ def stage_teacher(work, data, config, steps, batch, minutes, lr=1e-3, ema_decay=
     out = work / "teacher"
     if (out / "config.json").exists() and (trained_text_dir(work) / "done").exists():
         return FluxTransformer2DModel.from_pretrained(out).eval()
-    clip_ids, t5_ids = text_ids_for_training(work)
     _, clip, _, t5 = load_text(work, initial=True)
+    clip_ids, t5_ids = text_ids_for_training(work, clip)
     torch.manual_seed(1000)
     model = FluxTransformer2DModel(**config)
     nets = torch.nn.ModuleDict({"transformer": model, "clip": clip, "t5": t5})
@@ -385,10 +393,10 @@ def stage_teacher_cfg(work, data, steps, batch, minutes, lr, ema_decay, dropout,
             if dst.exists():
                 shutil.rmtree(dst)
             shutil.copytree(src, dst)
-    clip_ids, t5_ids = text_ids_for_training(work)
     nets = torch.nn.ModuleDict({"transformer": FluxTransformer2DModel.from_pretrained(base),
                                 "clip": CLIPTextModel.from_pretrained(text_base / "text_encoder"),
                                 "t5": T5EncoderModel.from_pretrained(text_base / "text_encoder_2")})
+    clip_ids, t5_ids = text_ids_for_training(work, nets["clip"])
     log(f"teacher-cfg: fine-tune with caption dropout {dropout}, {steps} steps, lr {lr}")
     ema = flow_training(work, nets, data, clip_ids, t5_ids, "teacher_cfg", steps, batch, minutes, lr, ema_decay,
                         100, 1002, dropout=dropout, vae=vae, eval_every=eval_every, eval_cfg=eval_cfg,

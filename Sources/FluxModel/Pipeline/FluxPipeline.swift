@@ -104,9 +104,10 @@ public final class FluxPipeline: @unchecked Sendable {
     /// classifier-free guidance and the T5 length.
     public func defaultRequest(prompt: String, seed: UInt64 = 0) -> Request {
         let d = generationDefaults
-        return Request(prompt: prompt, seed: seed, steps: d.steps, width: d.width, height: d.height,
-                       guidance: d.guidance, maxSequenceLength: defaultMaxSequenceLength,
-                       trueCFGScale: d.trueCFGScale, negativePrompt: d.negativePrompt)
+        var request = Request(prompt: prompt, seed: seed, steps: d.steps, width: d.width, height: d.height,
+                              guidance: d.guidance, maxSequenceLength: defaultMaxSequenceLength)
+        d.applyGuidance(to: &request)
+        return request
     }
 
     /// `model_max_length` of a tokenizer folder's tokenizer_config.json, when it is a usable T5 length.

@@ -58,7 +58,7 @@ public struct GenerationDefaults: Sendable, Equatable {
             d.guidance = Float(n)
         }
         if let value = json["true_cfg_scale"] {
-            guard case let .number(n) = value, n.isFinite, TrueCFG.scaleRange.contains(Float(n)) else {
+            guard case let .number(n) = value, TrueCFG.accepts(Float(n)) else {
                 throw ModelFolderError.invalidIndex(url.path, "'true_cfg_scale' must be a number from "
                     + "\(TrueCFG.scaleRange.lowerBound) to \(TrueCFG.scaleRange.upperBound), got \(value)")
             }
@@ -71,6 +71,12 @@ public struct GenerationDefaults: Sendable, Equatable {
             d.negativePrompt = text
         }
         return d
+    }
+
+    /// Puts the model's classifier-free guidance (scale and negative prompt) into `request`.
+    public func applyGuidance(to request: inout FluxPipeline.Request) {
+        request.trueCFGScale = trueCFGScale
+        request.negativePrompt = negativePrompt
     }
 
     /// A JSON value as far as this file cares: numbers, and everything else by kind (for the error message).

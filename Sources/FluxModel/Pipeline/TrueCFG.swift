@@ -31,8 +31,12 @@ public enum TrueCFG {
         }
     }
 
+    /// Whether `scale` is a usable true_cfg_scale (finite, within `scaleRange`): the one rule the request, the
+    /// model's generation_defaults.json and the command-line flag are checked by.
+    public static func accepts(_ scale: Float) -> Bool { scale.isFinite && scaleRange.contains(scale) }
+
     public static func validate(scale: Float) throws {
-        guard scale.isFinite, scaleRange.contains(scale) else {
+        guard accepts(scale) else {
             throw FluxPipelineError.invalidRequest("true_cfg_scale must be a number from \(scaleRange.lowerBound) to "
                 + "\(scaleRange.upperBound) (1: no classifier-free guidance), got \(scale)")
         }
