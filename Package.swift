@@ -61,22 +61,36 @@ let package = Package(
             ],
             swiftSettings: numericSwiftFlags
         ),
+
+        // Tooling, not product: benchmarks, the mini-GenEval, and the embedded broker and throw-away PostgreSQL
+        // that tests, `ternflux dev-broker` and the benchmarks start. No product target imports these.
+        .target(
+            name: "TernFluxBench",
+            dependencies: [
+                "Worker", "FluxModel", "TernaryTensors", "CTernaryKernels", "COpenBLAS", "JobQueue", "JobStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: numericSwiftFlags
+        ),
+        .target(name: "MiniGenEval", dependencies: ["FluxModel", "TernaryTensors", "CZlib"], swiftSettings: numericSwiftFlags),
+        .target(name: "DevServices", dependencies: ["JobQueue", "JobStore", "CRdKafka"]),
+
         .executableTarget(
             name: "ternflux",
             dependencies: [
-                "Worker", "FluxModel", "TernaryTensors", "JobQueue", "JobStore",
+                "Worker", "FluxModel", "TernaryTensors", "JobQueue", "JobStore", "TernFluxBench", "MiniGenEval", "DevServices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
         .testTarget(name: "TernaryTensorsTests", dependencies: ["TernaryTensors", "CTernaryKernels"]),
-        .testTarget(name: "FluxModelTests", dependencies: ["FluxModel", "TernaryTensors"]),
-        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue"]),
-        // A throw-away PostgreSQL server for the tests that need one (JobStoreTests, WorkerTests).
-        .target(name: "TestSupport", dependencies: ["JobStore"], path: "Tests/TestSupport"),
-        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "TestSupport"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "JobQueue", "JobStore", "FluxModel", "TestSupport"]),
+        .testTarget(name: "FluxModelTests", dependencies: ["FluxModel", "TernaryTensors", "MiniGenEval", "TernFluxBench"]),
+        .testTarget(name: "MiniGenEvalTests", dependencies: ["MiniGenEval", "FluxModel"]),
+        .testTarget(name: "TernFluxBenchTests", dependencies: ["TernFluxBench", "DevServices", "Worker", "JobQueue", "JobStore"]),
+        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "DevServices"]),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "DevServices"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "JobQueue", "JobStore", "FluxModel", "DevServices"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -9,7 +9,7 @@ public enum PNGWriter {
         public let description: String
     }
 
-    static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+    package static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
     /// Encodes `pixels` (`height·width·3` bytes, interleaved RGB, rows top to bottom) as a PNG file.
     public static func encodeRGB(_ pixels: [UInt8], width: Int, height: Int) throws -> [UInt8] {
@@ -80,7 +80,7 @@ public enum PNGWriter {
     }
 
     @inline(__always)
-    static func paeth(_ a: Int, _ b: Int, _ c: Int) -> Int {
+    package static func paeth(_ a: Int, _ b: Int, _ c: Int) -> Int {
         let p = a + b - c
         let pa = abs(p - a), pb = abs(p - b), pc = abs(p - c)
         if pa <= pb && pa <= pc { return a }
@@ -102,7 +102,7 @@ public enum PNGWriter {
         return out
     }
 
-    static func crc(_ bytes: [UInt8]) -> UInt32 {
+    package static func crc(_ bytes: [UInt8]) -> UInt32 {
         bytes.withUnsafeBufferPointer { p in
             UInt32(crc32(crc32(0, nil, 0), p.baseAddress, uInt(p.count)))
         }
@@ -116,7 +116,7 @@ public enum PNGWriter {
         png += bigEndian(crc(typeBytes + data))
     }
 
-    static func bigEndian(_ v: UInt32) -> [UInt8] {
+    package static func bigEndian(_ v: UInt32) -> [UInt8] {
         [UInt8(v >> 24), UInt8((v >> 16) & 0xff), UInt8((v >> 8) & 0xff), UInt8(v & 0xff)]
     }
 }

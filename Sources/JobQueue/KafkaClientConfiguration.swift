@@ -5,17 +5,19 @@ import CRdKafka
 /// Layers are: our defaults, the operator's pass-through properties (TLS, SASL, tuning), then the
 /// settings the delivery guarantees depend on (idempotence, manual offset store), which an
 /// operator must not be able to switch off by accident.
-struct KafkaClientConfiguration {
+package struct KafkaClientConfiguration {
     private(set) var entries: [(String, String)] = []
 
-    mutating func set(_ key: String, _ value: String) { entries.append((key, value)) }
+    package init() {}
+
+    package mutating func set(_ key: String, _ value: String) { entries.append((key, value)) }
 
     mutating func set(_ properties: [String: String]) {
         for key in properties.keys.sorted() { entries.append((key, properties[key]!)) }
     }
 
     /// Creates the librdkafka configuration; the caller owns the result (rd_kafka_new takes it).
-    func makeConf() throws -> OpaquePointer {
+    package func makeConf() throws -> OpaquePointer {
         guard let conf = rd_kafka_conf_new() else {
             throw KafkaConfigurationError(property: "-", value: "-", message: "rd_kafka_conf_new returned NULL")
         }
@@ -44,7 +46,7 @@ struct KafkaClientConfiguration {
 }
 
 /// Creates a client handle, turning librdkafka's error text into a thrown error.
-func makeKafkaHandle(type: rd_kafka_type_t, conf: OpaquePointer, role: String) throws -> OpaquePointer {
+package func makeKafkaHandle(type: rd_kafka_type_t, conf: OpaquePointer, role: String) throws -> OpaquePointer {
     var errstr = [CChar](repeating: 0, count: 512)
     guard let handle = rd_kafka_new(type, conf, &errstr, errstr.count) else {
         // On failure rd_kafka_new leaves the conf with the caller.

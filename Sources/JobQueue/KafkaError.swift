@@ -14,7 +14,7 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
         self.message = message
     }
 
-    init(_ err: rd_kafka_resp_err_t, operation: String) {
+    package init(_ err: rd_kafka_resp_err_t, operation: String) {
         self.init(code: err.rawValue, operation: operation, message: String(cString: rd_kafka_err2str(err)))
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TernFluxBench
 import Worker
 
 /// N replicas of one memory-mapped model on this node: PSS of each and the node total at each N.

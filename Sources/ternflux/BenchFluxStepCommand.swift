@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TernFluxBench
 import FluxModel
 import TernaryTensors
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TernFluxBench
 import TernaryTensors
 
 /// `ternflux bench kernels`: ternary GEMM (f32 and int8 activations, i2 and t3 weights) against OpenBLAS

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import DevServices
+import TernFluxBench
 import JobQueue
 import JobStore
 import Worker

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import DevServices
 import JobQueue
 
 /// `ternflux dev-broker`: a Kafka-protocol broker for one machine (librdkafka's mock cluster).

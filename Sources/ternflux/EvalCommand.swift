@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MiniGenEval
 import FluxModel
 import TernaryTensors
 

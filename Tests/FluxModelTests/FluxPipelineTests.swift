@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import TernaryTensors
 @testable import FluxModel
+import MiniGenEval
 
 /// The whole pipeline on tiny-flux against `expected/pipeline.safetensors` (diffusers FluxPipeline, seed 42,
 /// 96×64, 4 steps, guidance 3.5, max_sequence_length 32).

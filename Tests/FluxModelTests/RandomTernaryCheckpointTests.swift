@@ -2,6 +2,7 @@ import Foundation
 import TernaryTensors
 import XCTest
 @testable import FluxModel
+import TernFluxBench
 
 /// The random ternary checkpoint written for the density benchmark loads (memory-mapped) into the same
 /// transformer the in-memory random weights build, and the reused forward workspace gives the same numbers as a fresh one.

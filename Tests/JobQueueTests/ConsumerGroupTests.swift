@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import JobQueue
+import DevServices
 
 final class ConsumerGroupTests: XCTestCase {
     private func produce(_ broker: EmbeddedBroker, count: Int, prefix: String = "m") throws -> [DeliveryReport] {

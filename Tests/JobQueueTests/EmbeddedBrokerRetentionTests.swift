@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import JobQueue
+import DevServices
 
 /// Found by the load run: the embedded broker (librdkafka's mock cluster) keeps only ~5 MiB per partition
 /// and silently drops older records, so a 100 000-job batch on 4 partitions lost ~40 % of its jobs before

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import JobQueue
+import DevServices
 
 /// Interoperability with programs outside this process: the `ternflux dev-broker` binary and kcat.
 final class ExternalClientTests: XCTestCase {

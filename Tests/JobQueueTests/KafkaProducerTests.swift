@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import JobQueue
+import DevServices
 
 final class KafkaProducerTests: XCTestCase {
     func testBadPassThroughPropertyIsRejectedWithLibrdkafkaMessage() {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import JobQueue
+import DevServices
 
 /// Shared helpers: every wait is bounded so a broken broker or client fails a test, never hangs it.
 enum KafkaTestSupport {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import JobQueue
+import DevServices
 
 final class OutageTests: XCTestCase {
     /// A worker told to stop during a broker outage must still exit in bounded time.

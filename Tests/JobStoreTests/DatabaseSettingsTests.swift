@@ -1,5 +1,5 @@
 import Foundation
-import TestSupport
+import DevServices
 import XCTest
 @testable import JobStore
 

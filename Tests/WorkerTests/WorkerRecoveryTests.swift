@@ -1,7 +1,7 @@
 import Foundation
 import JobQueue
 import JobStore
-import TestSupport
+import DevServices
 import Worker
 import XCTest
 

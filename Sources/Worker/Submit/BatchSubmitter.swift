@@ -64,7 +64,7 @@ public struct SubmitTimings: Sendable, Equatable {
 
     public init() {}
 
-    static func seconds(since start: UInt64) -> Double {
+    package static func seconds(since start: UInt64) -> Double {
         Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 }

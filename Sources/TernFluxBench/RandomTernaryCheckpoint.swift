@@ -1,4 +1,5 @@
 import Foundation
+import FluxModel
 import TernaryTensors
 
 /// Writes the random transformer of a `RandomTernaryWeights` as a `transformer/` folder (config.json +

@@ -1,5 +1,6 @@
 import CRdKafka
 import Foundation
+import JobQueue
 
 extension EmbeddedBroker {
     /// The mock cluster keeps each partition's log in memory and, in librdkafka 2.0.2, discards the

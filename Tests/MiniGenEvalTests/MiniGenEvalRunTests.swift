@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import FluxModel
+import FluxModel
+@testable import MiniGenEval
 
 final class MiniGenEvalRunTests: XCTestCase {
     /// A "model" that draws ground-truth scenes: a correct render for captions it knows, a blank image otherwise.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import FluxModel
+import FluxModel
+@testable import MiniGenEval
 
 final class EvalPromptFileTests: XCTestCase {
     func testPlainAndJSONLinesCommentsAndBlankLines() {

@@ -1,4 +1,5 @@
 import Foundation
+import JobStore
 
 /// A throw-away PostgreSQL server for tests and `ternflux bench pipeline`: `initdb` on a temporary data
 /// directory, listening only on a unix socket in a temporary directory (no TCP), fsync off unless

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import FluxModel
+import FluxModel
+@testable import MiniGenEval
 
 /// `ternflux eval` and `ternflux generate` run as the built binary on the shipped model.
 final class EvalCommandTests: XCTestCase {

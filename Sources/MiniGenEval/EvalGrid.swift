@@ -1,3 +1,5 @@
+import FluxModel
+
 /// Sample grids: images in rows and columns, each with its caption underneath in the built-in bitmap font and,
 /// when the image was scored, a green (correct) or red (wrong) frame.
 public enum EvalGrid {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import FluxModel
+import FluxModel
+@testable import MiniGenEval
 
 /// The ground-truth renders of Tests/Fixtures/minigeneval (ops/model/render_eval_fixtures.py).
 struct GroundTruthScenes {

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Worker
+@testable import TernFluxBench
 
 /// /proc smaps parsing and the replica density run (`ternflux bench density`) on the shipped model.
 final class ProcessSmapsTests: XCTestCase {
@@ -78,8 +78,8 @@ final class ProcessSmapsTests: XCTestCase {
     /// Two replicas of the shipped model: both measured at 1 and 2, the weights' PSS is shared (each replica's
     /// share halves), and the replicas are gone afterwards.
     func testDensityRunOnTheShippedModel() throws {
-        let model = PipelineHarness.packageRoot.appendingPathComponent("models/default").path
-        let density = ReplicaDensity(executable: PipelineHarness.binary,
+        let model = BenchTestPaths.packageRoot.appendingPathComponent("models/default").path
+        let density = ReplicaDensity(executable: BenchTestPaths.binary,
                                      arguments: ["bench", "replica", "--model", model, "--width", "64", "--height", "64"],
                                      counts: [1, 2], weightPaths: [model])
         let runs = try density.run()
@@ -93,13 +93,13 @@ final class ProcessSmapsTests: XCTestCase {
         XCTAssertGreaterThan(runs[0].processes[0].ready["run_seconds"] ?? 0, 0)
         for r in runs[1].processes { XCTAssertNotEqual(kill(r.pid, 0), 0, "replica \(r.pid) still running") }
 
-        let failing = ReplicaDensity(executable: PipelineHarness.binary,
+        let failing = ReplicaDensity(executable: BenchTestPaths.binary,
                                      arguments: ["bench", "replica", "--model", "/nonexistent/model"],
                                      counts: [1], weightPaths: [])
         XCTAssertThrowsError(try failing.run()) { error in
             XCTAssertTrue("\(error)".contains("before it was ready"), "\(error)")
         }
-        XCTAssertThrowsError(try ReplicaDensity(executable: PipelineHarness.binary, arguments: [], counts: [2, 1],
+        XCTAssertThrowsError(try ReplicaDensity(executable: BenchTestPaths.binary, arguments: [], counts: [2, 1],
                                                 weightPaths: []).run())
     }
 }

@@ -1,5 +1,6 @@
 import XCTest
-@testable import FluxModel
+import FluxModel
+@testable import MiniGenEval
 
 /// The detector and judge on 600 ground-truth renders from the scene generator: every caption must be judged
 /// true, every deliberately false caption false, and the objects found must be the objects drawn.

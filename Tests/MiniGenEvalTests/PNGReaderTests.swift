@@ -1,6 +1,7 @@
 import CZlib
 import XCTest
-@testable import FluxModel
+import FluxModel
+@testable import MiniGenEval
 
 final class PNGReaderTests: XCTestCase {
     func testReadsWhatPNGWriterWritesWithEveryFilter() throws {

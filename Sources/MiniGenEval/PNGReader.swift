@@ -1,4 +1,5 @@
 import CZlib
+import FluxModel
 import Foundation
 
 /// A decoded PNG: 8-bit samples, rows top to bottom, `channels` per pixel (3 RGB, 4 RGBA).

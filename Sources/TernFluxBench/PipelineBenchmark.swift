@@ -2,6 +2,7 @@ import Foundation
 import JobQueue
 import JobStore
 import Logging
+import Worker
 
 /// `ternflux bench pipeline`: the queue and database path alone, with `FixedImageGenerator` standing
 /// in for the model. Needs a migrated-or-empty database of its own and a Kafka cluster.

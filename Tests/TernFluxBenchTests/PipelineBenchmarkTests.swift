@@ -1,8 +1,9 @@
 import Foundation
 import JobQueue
 import JobStore
-import TestSupport
+import DevServices
 import Worker
+import TernFluxBench
 import XCTest
 
 /// `ternflux bench pipeline`'s code path with tiny numbers, against the shared temporary PostgreSQL and

@@ -1,6 +1,7 @@
 import COpenBLAS
 import CTernaryKernels
 import Foundation
+import TernaryTensors
 
 /// One measured GEMM: Y[m, n] = X[m, k] · Wᵀ by one implementation.
 public struct KernelBenchmarkResult: Codable, Sendable {

@@ -1,5 +1,6 @@
 import CRdKafka
 import Foundation
+import JobQueue
 
 /// A Kafka-protocol cluster inside this process: librdkafka's mock cluster (rdkafka_mock.h),
 /// hosted by a producer handle that is never used to produce.

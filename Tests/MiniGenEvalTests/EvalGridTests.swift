@@ -1,5 +1,6 @@
 import XCTest
-@testable import FluxModel
+import FluxModel
+@testable import MiniGenEval
 
 final class EvalGridTests: XCTestCase {
     func tile(_ value: UInt8, caption: String, correct: Bool?) -> EvalGrid.Tile {

@@ -1,4 +1,5 @@
 import Foundation
+import FluxModel
 import CTernaryKernels
 import TernaryTensors
 
