@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 // Kernels are always compiled optimised: a debug build of the test suite would otherwise run the
@@ -13,7 +13,7 @@ let package = Package(
     products: [
         .executable(name: "ternflux", targets: ["ternflux"]),
         // The libraries, for the fuzz package under Fuzz/ (it depends on this one by path).
-        .library(name: "TernFluxLibraries", targets: ["TernaryTensors", "FluxModel", "JobQueue", "Worker"]),
+        .library(name: "TernFluxLibraries", targets: ["TernaryTensors", "FluxModel", "JobModel", "JobQueue", "JobClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -45,14 +46,20 @@ let package = Package(
             dependencies: ["TernaryTensors", "CTernaryKernels", "COpenBLAS", "CZlib"],
             swiftSettings: numericSwiftFlags
         ),
+        // The job: its parameters, every bound, conversions. Below the queue and the store.
         // The submit and worker hot paths (encoding, COPY, SHA-256 seeds and digests) are optimised too.
-        .target(name: "JobQueue", dependencies: ["CRdKafka"], swiftSettings: numericSwiftFlags),
-        .target(name: "JobStore", dependencies: ["CLibPQ"], swiftSettings: numericSwiftFlags),
+        .target(name: "JobModel", swiftSettings: numericSwiftFlags),
+        .target(name: "JobQueue", dependencies: ["CRdKafka", "JobModel"], swiftSettings: numericSwiftFlags),
+        .target(name: "JobStore", dependencies: ["CLibPQ", "JobModel"], swiftSettings: numericSwiftFlags),
+        // Submitting, requeueing and following batches: the CLI's and (later) the HTTP API's client side.
+        .target(name: "JobClient", dependencies: ["JobModel", "JobQueue", "JobStore"], swiftSettings: numericSwiftFlags),
         .target(
             name: "Worker",
             dependencies: [
-                "FluxModel", "JobQueue", "JobStore",
+                "FluxModel", "JobModel", "JobQueue", "JobStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -67,8 +74,8 @@ let package = Package(
         .target(
             name: "TernFluxBench",
             dependencies: [
-                "Worker", "FluxModel", "TernaryTensors", "CTernaryKernels", "COpenBLAS", "JobQueue", "JobStore",
-                .product(name: "Logging", package: "swift-log"),
+                "Worker", "FluxModel", "TernaryTensors", "CTernaryKernels", "COpenBLAS", "JobModel", "JobQueue", "JobStore",
+                "JobClient", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: numericSwiftFlags
         ),
@@ -78,7 +85,9 @@ let package = Package(
         .executableTarget(
             name: "ternflux",
             dependencies: [
-                "Worker", "FluxModel", "TernaryTensors", "JobQueue", "JobStore", "TernFluxBench", "MiniGenEval", "DevServices",
+                "Worker", "FluxModel", "TernaryTensors", "JobModel", "JobQueue", "JobStore", "JobClient",
+                "TernFluxBench", "MiniGenEval", "DevServices",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -87,10 +96,11 @@ let package = Package(
         .testTarget(name: "TernaryTensorsTests", dependencies: ["TernaryTensors", "CTernaryKernels"]),
         .testTarget(name: "FluxModelTests", dependencies: ["FluxModel", "TernaryTensors", "MiniGenEval", "TernFluxBench"]),
         .testTarget(name: "MiniGenEvalTests", dependencies: ["MiniGenEval", "FluxModel"]),
-        .testTarget(name: "TernFluxBenchTests", dependencies: ["TernFluxBench", "DevServices", "Worker", "JobQueue", "JobStore"]),
-        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "DevServices"]),
-        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "DevServices"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "JobQueue", "JobStore", "FluxModel", "DevServices"]),
+        .testTarget(name: "TernFluxBenchTests", dependencies: ["TernFluxBench", "DevServices", "Worker", "JobQueue", "JobStore", "JobClient"]),
+        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "JobModel", "DevServices"]),
+        .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "JobModel", "DevServices"]),
+        .testTarget(name: "JobClientTests", dependencies: ["JobClient", "JobModel", "JobQueue"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "JobModel", "JobQueue", "JobStore", "JobClient", "FluxModel", "DevServices"]),
     ],
     swiftLanguageModes: [.v5]
 )

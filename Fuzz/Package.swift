@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 // libFuzzer targets for TernFlux's parsers, one executable each. Built by ops/fuzz/run with

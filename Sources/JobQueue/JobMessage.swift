@@ -1,39 +1,36 @@
 import Foundation
+import JobModel
 
-/// One image job as carried on `ternflux.jobs` (record key = job id), contract v1:
+/// The Kafka envelope of one job on `ternflux.jobs` (record key = job id), contract v1: the job's
+/// `JobParameters` plus the contract version, the ids and the attempt.
 ///
 ///     {"v":1,"job_id":"uuid","batch_id":"uuid","prompt":"...","seed":42,"width":128,"height":128,
 ///      "steps":8,"guidance":3.5,"model":"default","attempt":0}
 ///
-/// Every field is required except `attempt` (0 when absent). Unknown fields are ignored. Whether
-/// `model` names a model the worker has is the worker's decision, not the parser's.
+/// `prompt`, `seed` and `model` are required; `width`, `height`, `steps` and `guidance` may be absent (or
+/// null): the worker then uses its model's defaults; `attempt` is 0 when absent. Unknown fields are ignored.
+/// Whether `model` names a model the worker has is the worker's decision, not the parser's.
+@dynamicMemberLookup
 public struct JobMessage: Codable, Sendable, Equatable {
     public static let version = 1
 
     public var jobID: UUID
     public var batchID: UUID
-    public var prompt: String
-    public var seed: Int64
-    public var width: Int
-    public var height: Int
-    public var steps: Int
-    public var guidance: Double
-    public var model: String
+    public var parameters: JobParameters
     /// How many times this job was handed out before this record (0 for the first delivery).
     public var attempt: Int
 
-    public init(jobID: UUID, batchID: UUID, prompt: String, seed: Int64, width: Int, height: Int,
-                steps: Int, guidance: Double, model: String, attempt: Int = 0) {
+    public init(jobID: UUID, batchID: UUID, parameters: JobParameters, attempt: Int = 0) {
         self.jobID = jobID
         self.batchID = batchID
-        self.prompt = prompt
-        self.seed = seed
-        self.width = width
-        self.height = height
-        self.steps = steps
-        self.guidance = guidance
-        self.model = model
+        self.parameters = parameters
         self.attempt = attempt
+    }
+
+    /// `message.prompt`, `message.width`: the job's parameters read through the envelope.
+    public subscript<T>(dynamicMember field: WritableKeyPath<JobParameters, T>) -> T {
+        get { parameters[keyPath: field] }
+        set { parameters[keyPath: field] = newValue }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -48,28 +45,27 @@ public struct JobMessage: Codable, Sendable, Equatable {
         }
         jobID = try c.decode(UUID.self, forKey: .jobID)
         batchID = try c.decode(UUID.self, forKey: .batchID)
-        prompt = try c.decode(String.self, forKey: .prompt)
-        seed = try c.decode(Int64.self, forKey: .seed)
-        width = try c.decode(Int.self, forKey: .width)
-        height = try c.decode(Int.self, forKey: .height)
-        steps = try c.decode(Int.self, forKey: .steps)
-        guidance = try c.decode(Double.self, forKey: .guidance)
-        model = try c.decode(String.self, forKey: .model)
+        parameters = JobParameters(
+            prompt: try c.decode(String.self, forKey: .prompt), seed: try c.decode(Int64.self, forKey: .seed),
+            width: try c.decodeIfPresent(Int.self, forKey: .width), height: try c.decodeIfPresent(Int.self, forKey: .height),
+            steps: try c.decodeIfPresent(Int.self, forKey: .steps), guidance: try c.decodeIfPresent(Double.self, forKey: .guidance),
+            model: try c.decode(String.self, forKey: .model))
         attempt = try c.decodeIfPresent(Int.self, forKey: .attempt) ?? 0
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
+        let p = parameters
         try c.encode(JobMessage.version, forKey: .v)
         try c.encode(jobID.uuidString.lowercased(), forKey: .jobID)
         try c.encode(batchID.uuidString.lowercased(), forKey: .batchID)
-        try c.encode(prompt, forKey: .prompt)
-        try c.encode(seed, forKey: .seed)
-        try c.encode(width, forKey: .width)
-        try c.encode(height, forKey: .height)
-        try c.encode(steps, forKey: .steps)
-        try c.encode(guidance, forKey: .guidance)
-        try c.encode(model, forKey: .model)
+        try c.encode(p.prompt, forKey: .prompt)
+        try c.encodeIfPresent(p.seed, forKey: .seed)
+        try c.encodeIfPresent(p.width, forKey: .width)
+        try c.encodeIfPresent(p.height, forKey: .height)
+        try c.encodeIfPresent(p.steps, forKey: .steps)
+        try c.encodeIfPresent(p.guidance, forKey: .guidance)
+        try c.encodeIfPresent(p.model, forKey: .model)
         try c.encode(attempt, forKey: .attempt)
     }
 
@@ -77,28 +73,26 @@ public struct JobMessage: Codable, Sendable, Equatable {
     public var key: String { jobID.uuidString.lowercased() }
 
     /// The record value as compact UTF-8 JSON, written directly (JSONEncoder is ~10× slower, and
-    /// submit encodes 100 000 of these at a time). Same document as `encode(to:)`.
+    /// submit encodes 100 000 of these at a time). Same document as `encode(to:)`: unset fields are left out.
     public func encodedJSON() -> [UInt8] {
+        let p = parameters
         var out: [UInt8] = []
-        out.reserveCapacity(160 + prompt.utf8.count + model.utf8.count)
+        out.reserveCapacity(160 + p.prompt.utf8.count + (p.model?.utf8.count ?? 0))
         out += #"{"v":1,"job_id":""#.utf8
         appendLowercaseUUID(jobID, to: &out)
         out += #"","batch_id":""#.utf8
         appendLowercaseUUID(batchID, to: &out)
         out += #"","prompt":"#.utf8
-        appendJSONString(prompt, to: &out)
-        out += #","seed":"#.utf8
-        out += String(seed).utf8
-        out += #","width":"#.utf8
-        out += String(width).utf8
-        out += #","height":"#.utf8
-        out += String(height).utf8
-        out += #","steps":"#.utf8
-        out += String(steps).utf8
-        out += #","guidance":"#.utf8
-        out += String(guidance).utf8
-        out += #","model":"#.utf8
-        appendJSONString(model, to: &out)
+        appendJSONString(p.prompt, to: &out)
+        if let v = p.seed { out += #","seed":"#.utf8; out += String(v).utf8 }
+        if let v = p.width { out += #","width":"#.utf8; out += String(v).utf8 }
+        if let v = p.height { out += #","height":"#.utf8; out += String(v).utf8 }
+        if let v = p.steps { out += #","steps":"#.utf8; out += String(v).utf8 }
+        if let v = p.guidance { out += #","guidance":"#.utf8; out += String(v).utf8 }
+        if let model = p.model {
+            out += #","model":"#.utf8
+            appendJSONString(model, to: &out)
+        }
         out += #","attempt":"#.utf8
         out += String(attempt).utf8
         out.append(UInt8(ascii: "}"))
@@ -113,20 +107,10 @@ public struct JobMessage: Codable, Sendable, Equatable {
         return OutgoingMessage(topic: topic, key: keyBytes, value: encodedJSON(), headers: headers)
     }
 
-    /// Problems with the parameters under `limits`, each naming its field; empty when valid.
+    /// Problems with the job under `limits`, each naming its field; empty when valid.
     public func validate(limits: JobLimits = .standard) -> [JobFieldProblem] {
-        var problems: [JobFieldProblem] = []
-        func check(_ field: String, _ message: String?) {
-            if let message { problems.append(JobFieldProblem(field: field, message: message)) }
-        }
-        check("prompt", limits.checkPrompt(prompt))
-        check("seed", limits.checkSeed(seed))
-        check("width", limits.checkSide(width))
-        check("height", limits.checkSide(height))
-        check("steps", limits.checkSteps(steps))
-        check("guidance", limits.checkGuidance(guidance))
-        check("model", limits.checkModel(model))
-        check("attempt", limits.checkAttempt(attempt))
+        var problems = limits.problems(of: parameters)
+        if let message = limits.checkAttempt(attempt) { problems.append(JobFieldProblem(field: "attempt", message: message)) }
         return problems
     }
 }

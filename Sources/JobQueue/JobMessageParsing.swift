@@ -1,17 +1,5 @@
 import Foundation
-
-/// One thing wrong with one field of a job record.
-public struct JobFieldProblem: Sendable, Equatable, CustomStringConvertible {
-    public var field: String
-    public var message: String
-
-    public init(field: String, message: String) {
-        self.field = field
-        self.message = message
-    }
-
-    public var description: String { "\(field): \(message)" }
-}
+import JobModel
 
 /// Why a job record could not be turned into a `JobMessage`. The two cases lead to different
 /// outcomes: with no readable job id there is no job to fail, so the record is dead-lettered;
@@ -87,18 +75,19 @@ extension JobMessage {
         let batchID = reader.uuid("batch_id")
         let prompt = reader.string("prompt")
         let seed = reader.integer("seed")
-        let width = reader.integer("width")
-        let height = reader.integer("height")
-        let steps = reader.integer("steps")
-        let guidance = reader.number("guidance")
+        let width = reader.optionalInteger("width")
+        let height = reader.optionalInteger("height")
+        let steps = reader.optionalInteger("steps")
+        let guidance = reader.optionalNumber("guidance")
         let model = reader.string("model")
         let attempt = fields["attempt"] == nil ? 0 : reader.integer("attempt")
         problems += reader.problems
 
-        if problems.isEmpty, let batchID, let prompt, let seed, let width, let height, let steps, let guidance, let model, let attempt {
-            let message = JobMessage(jobID: jobID, batchID: batchID, prompt: prompt, seed: seed,
-                                     width: clampToInt(width), height: clampToInt(height), steps: clampToInt(steps),
-                                     guidance: guidance, model: model, attempt: clampToInt(attempt))
+        if problems.isEmpty, let batchID, let prompt, let seed, let model, let attempt {
+            let parameters = JobParameters(prompt: prompt, seed: seed, width: width.map(clampToInt),
+                                           height: height.map(clampToInt), steps: steps.map(clampToInt),
+                                           guidance: guidance, model: model)
+            let message = JobMessage(jobID: jobID, batchID: batchID, parameters: parameters, attempt: clampToInt(attempt))
             let limitProblems = message.validate(limits: limits)
             if limitProblems.isEmpty { return message }
             throw JobMessageError.invalid(jobID: jobID, problems: limitProblems)
@@ -204,6 +193,17 @@ private struct FieldReader {
         case .number(let d): problem(field, "expected an integer, got \(d)"); return nil
         default: problem(field, "expected an integer, got \(v.kind)"); return nil
         }
+    }
+
+    /// An integer the record may leave out (absent or null: nil, no problem).
+    mutating func optionalInteger(_ field: String) -> Int64? {
+        guard let v = fields[field], v != .null else { return nil }
+        return integer(field)
+    }
+
+    mutating func optionalNumber(_ field: String) -> Double? {
+        guard let v = fields[field], v != .null else { return nil }
+        return number(field)
     }
 
     mutating func number(_ field: String) -> Double? {

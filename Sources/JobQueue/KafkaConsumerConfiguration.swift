@@ -1,18 +1,5 @@
 import Foundation
 
-/// A topic partition.
-public struct TopicPartition: Hashable, Sendable, CustomStringConvertible {
-    public var topic: String
-    public var partition: Int32
-
-    public init(topic: String, partition: Int32) {
-        self.topic = topic
-        self.partition = partition
-    }
-
-    public var description: String { "\(topic)[\(partition)]" }
-}
-
 /// What a rebalance did to this member's assignment.
 public enum RebalanceEvent: Sendable, Equatable {
     case assigned([TopicPartition])

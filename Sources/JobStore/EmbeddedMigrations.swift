@@ -301,5 +301,58 @@ $$;
 
 """#
         ),
+        Migration(
+            version: 4,
+            name: "model_default_settings",
+            up: #"""
+-- A job may leave width, height, steps and guidance to the model: they stay NULL until a worker claims the
+-- job, and the claim writes the values of the worker's model (its generation_defaults.json), so a job that
+-- runs or ran always says what it was generated with.
+--
+-- The bounds below are JobLimits (Sources/JobModel/JobLimits.swift), the one source of every bound;
+-- JobStoreTests/StoredLimitsTests checks these constraints against it at each edge.
+ALTER TABLE jobs
+    ALTER COLUMN width DROP NOT NULL,
+    ALTER COLUMN height DROP NOT NULL,
+    ALTER COLUMN steps DROP NOT NULL,
+    ALTER COLUMN guidance DROP NOT NULL,
+    DROP CONSTRAINT jobs_parameters_within_limits;
+
+-- A job rejected for bad parameters is kept, failed, as it was received; every other job is within bounds.
+ALTER TABLE jobs ADD CONSTRAINT jobs_parameters_within_limits CHECK (state = 'failed' OR (
+    (width IS NULL OR (width BETWEEN 16 AND 2048 AND width % 16 = 0)) AND
+    (height IS NULL OR (height BETWEEN 16 AND 2048 AND height % 16 = 0)) AND
+    (steps IS NULL OR steps BETWEEN 1 AND 100) AND
+    (guidance IS NULL OR guidance BETWEEN 0 AND 30) AND
+    seed >= 0 AND
+    length(prompt) BETWEEN 1 AND 4096 AND
+    length(model) BETWEEN 1 AND 128));
+
+ALTER TABLE jobs ADD CONSTRAINT jobs_started_has_settings CHECK (state NOT IN ('running', 'succeeded') OR (
+    width IS NOT NULL AND height IS NOT NULL AND steps IS NOT NULL AND guidance IS NOT NULL));
+
+"""#,
+            down: #"""
+-- Back to settings that are always stored: jobs still waiting with a setting left to the model get the
+-- FLUX.1 defaults TernFlux uses without a generation_defaults.json (512x512, 28 steps, guidance 3.5).
+ALTER TABLE jobs DROP CONSTRAINT jobs_started_has_settings, DROP CONSTRAINT jobs_parameters_within_limits;
+UPDATE jobs SET width = coalesce(width, 512), height = coalesce(height, 512), steps = coalesce(steps, 28),
+                guidance = coalesce(guidance, 3.5)
+WHERE width IS NULL OR height IS NULL OR steps IS NULL OR guidance IS NULL;
+ALTER TABLE jobs
+    ALTER COLUMN width SET NOT NULL,
+    ALTER COLUMN height SET NOT NULL,
+    ALTER COLUMN steps SET NOT NULL,
+    ALTER COLUMN guidance SET NOT NULL;
+ALTER TABLE jobs ADD CONSTRAINT jobs_parameters_within_limits CHECK (state = 'failed' OR (
+    width  BETWEEN 16 AND 2048 AND width  % 16 = 0 AND
+    height BETWEEN 16 AND 2048 AND height % 16 = 0 AND
+    steps  BETWEEN 1 AND 200 AND
+    guidance BETWEEN 0 AND 50 AND
+    length(prompt) BETWEEN 1 AND 10000 AND
+    length(model)  BETWEEN 1 AND 200));
+
+"""#
+        ),
     ]
 }

@@ -1,33 +1,10 @@
 import Foundation
+import JobModel
 
-public enum JobState: String, Sendable, Codable, CaseIterable, PostgresEncodable, PostgresDecodable {
-    case queued, running, succeeded, failed, canceled
-
-    public var isTerminal: Bool { self == .succeeded || self == .failed || self == .canceled }
+extension JobState: PostgresEncodable, PostgresDecodable {
     public var postgresText: String { rawValue }
     public static var postgresTypeName: String { "job_state" }
     public init?(postgresText: String) { self.init(rawValue: postgresText) }
-}
-
-/// What to generate: the fields of a job message that the pipeline reads.
-public struct JobParameters: Sendable, Equatable, Codable {
-    public var prompt: String
-    public var seed: Int64
-    public var width: Int
-    public var height: Int
-    public var steps: Int
-    public var guidance: Double
-    public var model: String
-
-    public init(prompt: String, seed: Int64, width: Int, height: Int, steps: Int, guidance: Double, model: String) {
-        self.prompt = prompt
-        self.seed = seed
-        self.width = width
-        self.height = height
-        self.steps = steps
-        self.guidance = guidance
-        self.model = model
-    }
 }
 
 /// A job to insert with its batch.
@@ -107,31 +84,6 @@ public struct JobOutput: Sendable, Equatable {
     }
 }
 
-/// Per-phase wall times of one successful attempt, in milliseconds. Queue wait is not here: the
-/// store computes it from the job's enqueue and start times.
-public struct JobTimings: Sendable, Equatable, Codable {
-    public var tokenizeEncodeMs: Double
-    public var denoiseMs: Double
-    public var denoiseStepMs: [Double]
-    public var vaeDecodeMs: Double
-    public var pngEncodeMs: Double
-    public var storeMs: Double
-    public var totalMs: Double
-    public var peakRSSBytes: Int64
-
-    public init(tokenizeEncodeMs: Double, denoiseMs: Double, denoiseStepMs: [Double], vaeDecodeMs: Double,
-                pngEncodeMs: Double, storeMs: Double, totalMs: Double, peakRSSBytes: Int64) {
-        self.tokenizeEncodeMs = tokenizeEncodeMs
-        self.denoiseMs = denoiseMs
-        self.denoiseStepMs = denoiseStepMs
-        self.vaeDecodeMs = vaeDecodeMs
-        self.pngEncodeMs = pngEncodeMs
-        self.storeMs = storeMs
-        self.totalMs = totalMs
-        self.peakRSSBytes = peakRSSBytes
-    }
-}
-
 /// A worker process as it registers itself.
 public struct WorkerInfo: Sendable, Equatable {
     public var id: String
@@ -189,9 +141,10 @@ public struct JobHistoryEntry: Sendable, Equatable, Codable {
     public var attempt: Int
     public var prompt: String
     public var seed: Int64
-    public var width: Int
-    public var height: Int
-    public var steps: Int
+    /// Nil until a worker claims a job that left them to the model's defaults.
+    public var width: Int?
+    public var height: Int?
+    public var steps: Int?
     public var model: String
     public var workerID: String?
     public var createdAt: Date

@@ -1,8 +1,11 @@
 import Foundation
+import JobModel
 
 public enum JobStoreError: Error, CustomStringConvertible, Equatable {
     /// A job of a new batch breaks the limits; `index` is its position (0-based) in the list given.
     case invalidJob(index: Int, line: Int?, problems: [String])
+    /// A new batch's own fields (name, source) break the limits.
+    case invalidBatch(String)
     case batchNotFound(UUID)
     case batchExists(UUID)
     case jobNotFound(UUID)
@@ -12,6 +15,7 @@ public enum JobStoreError: Error, CustomStringConvertible, Equatable {
         case .invalidJob(let index, let line, let problems):
             let place = line.map { "line \($0)" } ?? "job \(index + 1)"
             return "\(place): \(problems.joined(separator: "; "))"
+        case .invalidBatch(let problem): return "batch \(problem)"
         case .batchNotFound(let id): return "no batch \(id.uuidString.lowercased())"
         case .batchExists(let id): return "batch \(id.uuidString.lowercased()) already exists"
         case .jobNotFound(let id): return "no job \(id.uuidString.lowercased())"
@@ -73,17 +77,19 @@ public final class JobRepository {
 
     // MARK: submit
 
+    /// The bounds every stored job and batch meets (the database's CHECK constraints hold the same numbers).
+    public var limits = JobLimits.standard
+
     /// Inserts a batch and all its jobs in one transaction (COPY for large batches). Every job is checked
-    /// against `StoredJobLimits` first; the first bad one is reported by index and line and nothing is written.
+    /// against `limits` first; the first bad one is reported by index and line and nothing is written.
     public func createBatch(_ batch: NewBatch, jobs: [NewJob]) throws {
         for (index, job) in jobs.enumerated() {
-            var problems = StoredJobLimits.violations(of: job.parameters)
-            if !StoredJobLimits.maxAttemptsRange.contains(job.maxAttempts) {
-                problems.append("max attempts \(job.maxAttempts) must be between \(StoredJobLimits.maxAttemptsRange.lowerBound) and \(StoredJobLimits.maxAttemptsRange.upperBound)")
-            }
-            if job.parameters.prompt.utf8.contains(0) { problems.append("prompt contains a NUL character") }
+            var problems = limits.problems(of: job.parameters).map(\.description)
+            if let m = limits.checkMaxAttempts(job.maxAttempts) { problems.append("max attempts \(m)") }
             if !problems.isEmpty { throw JobStoreError.invalidJob(index: index, line: job.line, problems: problems) }
         }
+        if let m = limits.checkBatchName(batch.name) { throw JobStoreError.invalidBatch("name \(m)") }
+        if let source = batch.source, let m = limits.checkBatchSource(source) { throw JobStoreError.invalidBatch("source \(m)") }
         do {
             try db.transaction { db in
                 try db.execute("INSERT INTO batches (id, name, source, job_count) VALUES ($1, $2, $3, $4)",
@@ -148,17 +154,22 @@ public final class JobRepository {
 
     /// Starts a job on a worker: queued or running (redelivered after a lost worker) jobs become running
     /// with attempt+1; finished and canceled jobs are skipped. A job whose attempts are used up is failed
-    /// instead of started again, so a job that kills its worker cannot loop forever.
-    public func claim(jobID: UUID, workerID: String) throws -> ClaimResult {
+    /// instead of started again, so a job that kills its worker cannot loop forever. Settings the job left
+    /// unset take `defaults` (the worker's model defaults) and are written into the row, so the row says
+    /// what was generated.
+    public func claim(jobID: UUID, workerID: String, defaults: JobSettings = JobSettings()) throws -> ClaimResult {
         // The usual case is one atomic statement (one round trip); the rest needs a transaction.
         let claimSQL = """
-            UPDATE jobs SET state = 'running', attempt = attempt + 1, started_at = now(), worker_id = $2
+            UPDATE jobs SET state = 'running', attempt = attempt + 1, started_at = now(), worker_id = $2,
+                width = coalesce(width, $3), height = coalesce(height, $4), steps = coalesce(steps, $5),
+                guidance = coalesce(guidance, $6)
             WHERE id = $1 AND state IN ('queued', 'running') AND attempt < max_attempts
             RETURNING \(Self.jobColumns)
             """
-        if let row = try db.query(claimSQL, [jobID, workerID]).first { return .claimed(try Self.jobRecord(row)) }
+        let claimArguments: [PostgresEncodable?] = [jobID, workerID, defaults.width, defaults.height, defaults.steps, defaults.guidance]
+        if let row = try db.query(claimSQL, claimArguments).first { return .claimed(try Self.jobRecord(row)) }
         return try db.transaction { db in
-            let claimed = try db.query(claimSQL, [jobID, workerID])
+            let claimed = try db.query(claimSQL, claimArguments)
             if let row = claimed.first { return .claimed(try Self.jobRecord(row)) }
             let exhausted = try db.query("""
                 UPDATE jobs SET state = 'failed', finished_at = now(),
@@ -178,7 +189,7 @@ public final class JobRepository {
     /// client). Creates its batch when missing. Returns true when it inserted the job.
     @discardableResult
     public func ensureJob(_ job: NewJob, batchID: UUID) throws -> Bool {
-        let problems = StoredJobLimits.violations(of: job.parameters)
+        let problems = limits.problems(of: job.parameters).map(\.description)
         if !problems.isEmpty { throw JobStoreError.invalidJob(index: 0, line: job.line, problems: problems) }
         return try db.transaction { db in
             try db.execute("INSERT INTO batches (id, name, source, job_count) VALUES ($1, 'external', 'queue', 0) ON CONFLICT (id) DO NOTHING", [batchID])
@@ -250,9 +261,10 @@ public final class JobRepository {
                 WHERE id = $5 AND EXISTS (SELECT 1 FROM done)
             )
             SELECT count(*)::bigint AS updated FROM done
-            """, [jobID, output.uri, output.sha256.lowercased(), output.bytes, workerID, timings.tokenizeEncodeMs,
-                  timings.denoiseMs, timings.denoiseStepMs, timings.vaeDecodeMs, timings.pngEncodeMs, timings.storeMs,
-                  timings.totalMs, timings.peakRSSBytes]).single().decode("updated")
+            """, [jobID, output.uri, output.sha256.lowercased(), output.bytes, workerID, timings.tokenizeEncode * 1000,
+                  timings.denoise * 1000, timings.denoiseSteps.map { $0 * 1000 }, timings.vaeDecode * 1000,
+                  timings.pngEncode * 1000, timings.store * 1000, timings.total * 1000,
+                  timings.peakRSSBytes]).single().decode("updated")
         if updated == 1 { return .recorded }
         guard let row = try db.query("SELECT state, output_uri, sha256, bytes FROM jobs WHERE id = $1", [jobID]).first else {
             return .notFound
@@ -375,8 +387,8 @@ public final class JobRepository {
             JobHistoryEntry(
                 jobID: try row.decode("job_id"), batchID: try row.decode("batch_id"), batchName: try row.decode("batch_name"),
                 line: try row.decodeIfPresent("line"), state: try row.decode("state"), attempt: try row.decode("attempt"),
-                prompt: try row.decode("prompt"), seed: try row.decode("seed"), width: try row.decode("width"),
-                height: try row.decode("height"), steps: try row.decode("steps"), model: try row.decode("model"),
+                prompt: try row.decode("prompt"), seed: try row.decode("seed"), width: try row.decodeIfPresent("width"),
+                height: try row.decodeIfPresent("height"), steps: try row.decodeIfPresent("steps"), model: try row.decode("model"),
                 workerID: try row.decodeIfPresent("worker_id"), createdAt: try row.decode("created_at"),
                 startedAt: try row.decodeIfPresent("started_at"), finishedAt: try row.decodeIfPresent("finished_at"),
                 latencyMs: try row.decodeIfPresent("latency_ms"), errorCount: try row.decode("error_count"),
@@ -399,9 +411,10 @@ public final class JobRepository {
         return JobRecord(
             id: try row.decode("id"), batchID: try row.decode("batch_id"), line: try row.decodeIfPresent("line"),
             state: try row.decode("state"), attempt: try row.decode("attempt"), maxAttempts: try row.decode("max_attempts"),
-            parameters: JobParameters(prompt: try row.decode("prompt"), seed: try row.decode("seed"), width: try row.decode("width"),
-                                      height: try row.decode("height"), steps: try row.decode("steps"),
-                                      guidance: try row.decode("guidance"), model: try row.decode("model")),
+            parameters: JobParameters(prompt: try row.decode("prompt"), seed: try row.decode("seed") as Int64,
+                                      width: try row.decodeIfPresent("width"), height: try row.decodeIfPresent("height"),
+                                      steps: try row.decodeIfPresent("steps"), guidance: try row.decodeIfPresent("guidance"),
+                                      model: try row.decode("model") as String),
             workerID: try row.decodeIfPresent("worker_id"), createdAt: try row.decode("created_at"),
             enqueuedAt: try row.decodeIfPresent("enqueued_at"), startedAt: try row.decodeIfPresent("started_at"),
             finishedAt: try row.decodeIfPresent("finished_at"), errors: errors, outputURI: try row.decodeIfPresent("output_uri"),

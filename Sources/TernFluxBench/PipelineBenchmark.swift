@@ -1,4 +1,5 @@
 import Foundation
+import JobClient
 import JobQueue
 import JobStore
 import Logging
@@ -156,8 +157,10 @@ public struct PipelineBenchmark {
     func runWorkers(output: URL) throws -> DrainReport {
         let config = configuration
         final class Slot: @unchecked Sendable {
-            var service: WorkerService?
+            let lock = NSLock()
+            var timings: [JobPathTiming] = []
             var error: Error?
+            func add(_ timing: JobPathTiming) { lock.lock(); timings.append(timing); lock.unlock() }
         }
         var logger = Logger(label: "ternflux.bench.worker")
         logger.logLevel = .warning
@@ -167,14 +170,13 @@ public struct PipelineBenchmark {
             var workerConfig = WorkerConfiguration(kafka: config.kafka, database: DatabaseSettings(conninfo: config.conninfo),
                                                    outputRoot: output, workerID: "bench-\(getpid())-\(index)")
             workerConfig.groupID = config.groupID
-            workerConfig.exitWhenIdleSeconds = 1.5
-            workerConfig.collectPathTimings = true
             let generator = try FixedImageGenerator()
-            let service = WorkerService(configuration: workerConfig, generator: generator, logger: logger)
-            slot.service = service
+            let service = WorkerService(configuration: workerConfig, generator: generator, logger: logger,
+                                        stopRule: WorkerStopRule(idleSeconds: 1.5),
+                                        observer: { _, timing in if let timing { slot.add(timing) } })
             group.enter()
             let thread = Thread {
-                do { try service.run(installSignalHandlers: false) } catch { slot.error = error }
+                do { try service.runUntilStopped() } catch { slot.error = error }
                 group.leave()
             }
             thread.name = "ternflux-bench-worker-\(index)"
@@ -182,7 +184,7 @@ public struct PipelineBenchmark {
         }
         group.wait()
         if let error = slots.compactMap(\.error).first { throw PipelineBenchmarkError("a worker stopped with an error: \(error)") }
-        let timings = slots.flatMap { $0.service?.pathTimings ?? [] }
+        let timings = slots.flatMap(\.timings)
         guard !timings.isEmpty else { throw PipelineBenchmarkError("drain: the workers finished no job") }
         let first = timings.map(\.claimStarted).min()!
         let last = timings.map(\.offsetStored).max()!
@@ -209,7 +211,7 @@ public struct PipelineBenchmark {
 
     static func plan(count: Int, tag: String) throws -> (plan: BatchPlan, lines: Int) {
         let lines = (1...count).map { BatchLine(lineNumber: $0, prompt: "bench \(tag) prompt \($0): a lighthouse on a cliff at dusk, oil painting") }
-        switch BatchPlanner.plan(lines: lines, defaults: BatchDefaults()) {
+        switch BatchPlanner.plan(lines: lines) {
         case .success(let plan): return (plan, count)
         case .failure(let errors): throw PipelineBenchmarkError("planning the benchmark batch failed: \(errors)")
         }

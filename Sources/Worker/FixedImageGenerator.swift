@@ -1,7 +1,6 @@
 import FluxModel
 import Foundation
-import JobQueue
-import JobStore
+import JobModel
 
 /// A generator that answers every request with the same tiny image, so that `ternflux bench pipeline`
 /// and the queue/database tests measure the job path alone, not the model.
@@ -18,6 +17,9 @@ public struct FixedImageGenerator: ImageGenerator {
         for i in 0..<(16 * 16) { pixels[3 * i] = UInt8(i % 256); pixels[3 * i + 1] = 128; pixels[3 * i + 2] = UInt8(255 - i % 256) }
         png = try PNGWriter.encodeRGB(pixels, width: 16, height: 16)
     }
+
+    /// What a model trained like the shipped ones would default to; the fixed image ignores them.
+    public var defaults: JobSettings { JobSettings(width: 128, height: 128, steps: 8, guidance: 3.5) }
 
     public func generate(_ request: JobParameters, cancellation: JobCancellation) throws -> GeneratedImage {
         let end = Date().addingTimeInterval(delaySeconds)

@@ -1,7 +1,6 @@
 import FluxModel
 import Foundation
-import JobQueue
-import JobStore
+import JobModel
 import TernaryTensors
 
 /// The model-backed generator: one FluxPipeline loaded at start (weights memory-mapped, so the worker
@@ -22,9 +21,16 @@ public final class FluxImageGenerator: ImageGenerator, @unchecked Sendable {
         self.maxSequenceLength = maxSequenceLength ?? pipeline.defaultMaxSequenceLength
     }
 
-    public func generate(_ request: JobParameters, cancellation: JobCancellation) throws -> GeneratedImage {
-        var r = FluxPipeline.Request(prompt: request.prompt, seed: UInt64(request.seed), steps: request.steps,
-                                     width: request.width, height: request.height, guidance: Float(request.guidance))
+    public var defaults: JobSettings {
+        let d = pipeline.generationDefaults
+        return JobSettings(width: d.width, height: d.height, steps: d.steps, guidance: Double(d.guidance))
+    }
+
+    /// The one place a job's parameters become a pipeline request.
+    public func generate(_ job: JobParameters, cancellation: JobCancellation) throws -> GeneratedImage {
+        let p = job.filling(from: defaults)
+        var r = FluxPipeline.Request(prompt: p.prompt, seed: UInt64(p.seed ?? 0), steps: p.steps!,
+                                     width: p.width!, height: p.height!, guidance: Float(p.guidance!))
         r.maxSequenceLength = maxSequenceLength
         // A job names size, steps and guidance; classifier-free guidance is the model's (generation_defaults.json).
         pipeline.generationDefaults.applyGuidance(to: &r)

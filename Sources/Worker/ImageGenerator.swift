@@ -1,6 +1,5 @@
 import Foundation
-import JobQueue
-import JobStore
+import JobModel
 
 /// Seconds spent in each phase of one generation (the worker adds queue wait, store and total).
 public struct GenerationTimings: Sendable, Equatable {
@@ -40,5 +39,7 @@ public struct GenerationCancelled: Error, CustomStringConvertible {
 public protocol ImageGenerator: Sendable {
     /// Model names this generator answers to (`default` and the folder's name, for instance).
     var modelNames: [String] { get }
+    /// The width, height, steps and guidance of a job that leaves them unset (the model's own).
+    var defaults: JobSettings { get }
     func generate(_ request: JobParameters, cancellation: JobCancellation) throws -> GeneratedImage
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 
 /// A stored image: where it is and what it is (the values recorded in the job's row).
 public struct StoredImage: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import JobQueue
 import JobStore
 import Logging
@@ -27,7 +28,7 @@ public final class JobProcessor {
     let limits: JobLimits
     let retryPolicy: RetryPolicy
     let jobTimeoutSeconds: Double
-    let shutdown: ShutdownSignal
+    let shutdown: WorkerShutdown
     var logger: Logger
     /// Counts outcomes, dead letters and the timings of succeeded jobs (nil: not measured).
     let metrics: WorkerMetrics?
@@ -37,7 +38,7 @@ public final class JobProcessor {
 
     public init(workerID: String, repository: JobRepository, producer: KafkaProducer, generator: any ImageGenerator,
                 images: ImageStore, limits: JobLimits = .standard, retryPolicy: RetryPolicy = RetryPolicy(),
-                jobTimeoutSeconds: Double, shutdown: ShutdownSignal, logger: Logger, metrics: WorkerMetrics? = nil) {
+                jobTimeoutSeconds: Double, shutdown: WorkerShutdown, logger: Logger, metrics: WorkerMetrics? = nil) {
         self.metrics = metrics
         self.workerID = workerID
         self.repository = repository
@@ -54,15 +55,15 @@ public final class JobProcessor {
     /// Processes `record` to a recorded outcome, then stores its offset (unless the job was handed
     /// back). Errors thrown are infrastructure failures (database or broker unreachable): the offset is
     /// not stored and the record will be delivered again.
-    public func process(_ record: ConsumedMessage, consumer: KafkaConsumer) throws -> JobOutcome {
+    public func process(_ record: ConsumedMessage, runner: PollingJobRunner) throws -> JobOutcome {
         lastTiming = nil
         timing = JobPathTiming()
-        let outcome = try handle(record, consumer: consumer)
+        let outcome = try handle(record, runner: runner)
         if case .givenBack = outcome { return outcome }
         // The outcome is committed in Postgres at this point; the offset follows.
         metrics?.record(outcome)
         do {
-            try consumer.storeOffset(for: record)
+            try runner.consumer.storeOffset(for: record)
         } catch let error as KafkaError where error.isNotAssigned {
             // A rebalance took the partition while the job ran: the outcome is recorded, so the new owner
             // skips the record as finished. Not an infrastructure failure; move on.
@@ -77,7 +78,7 @@ public final class JobProcessor {
         return outcome
     }
 
-    func handle(_ record: ConsumedMessage, consumer: KafkaConsumer) throws -> JobOutcome {
+    func handle(_ record: ConsumedMessage, runner: PollingJobRunner) throws -> JobOutcome {
         let job: JobMessage
         do {
             job = try JobMessage.parse(record, limits: limits)
@@ -99,28 +100,27 @@ public final class JobProcessor {
         log[metadataKey: "batch_id"] = "\(job.batchID.uuidString.lowercased())"
         log[metadataKey: "attempt"] = "\(job.attempt)"
 
-        guard generator.modelNames.contains(job.model) else {
-            let message = "unknown model '\(job.model)'; this worker serves: \(generator.modelNames.joined(separator: ", "))"
+        let model = job.parameters.model ?? JobSettings.defaultModel
+        guard generator.modelNames.contains(model) else {
+            let message = "unknown model '\(model)'; this worker serves: \(generator.modelNames.joined(separator: ", "))"
             return try reject(jobID: job.jobID, batchID: job.batchID, parameters: job.parameters, message: message, record: record)
         }
 
         // A retried record waits for its backoff, polling all the while.
         if let notBefore = record.notBefore, notBefore > Date() {
-            let wait = notBefore.timeIntervalSinceNow
-            _ = try consumer.runWhilePolling(timeoutSeconds: nil, deadline: shutdown.deadline) { cancellation in
-                let end = Date().addingTimeInterval(wait)
-                while Date() < end && !cancellation.isCancelled { usleep(20_000) }
-            }
+            let shutdown = self.shutdown
+            try runner.wait(seconds: notBefore.timeIntervalSinceNow, until: { shutdown.isPastDeadline })
             if shutdown.isRequested { return .givenBack(job.jobID) }
         }
 
         timing.claimStarted = DispatchTime.now().uptimeNanoseconds
-        var claim = try repository.claim(jobID: job.jobID, workerID: workerID)
+        let defaults = generator.defaults
+        var claim = try repository.claim(jobID: job.jobID, workerID: workerID, defaults: defaults)
         if claim == .notFound {
             // Produced by another client straight to the topic: record it, then claim it.
             try repository.ensureJob(NewJob(id: job.jobID, parameters: job.parameters, maxAttempts: retryPolicy.maxAttempts),
                                      batchID: job.batchID)
-            claim = try repository.claim(jobID: job.jobID, workerID: workerID)
+            claim = try repository.claim(jobID: job.jobID, workerID: workerID, defaults: defaults)
         }
         let claimed: JobRecord
         switch claim {
@@ -131,21 +131,24 @@ public final class JobProcessor {
         case .notFound:
             throw JobStoreError.jobNotFound(job.jobID)
         }
-        log.info("generating", metadata: ["prompt_chars": "\(job.prompt.count)", "steps": "\(job.steps)",
-                                           "size": "\(job.width)x\(job.height)"])
+        // The row is the truth: its parameters (with the model's defaults filled in by the claim) are generated,
+        // and the image goes under its batch.
+        let parameters = claimed.parameters
+        let batchID = claimed.batchID
+        log.info("generating", metadata: ["prompt_chars": "\(parameters.prompt.count)", "steps": "\(parameters.steps ?? 0)",
+                                           "size": "\(parameters.width ?? 0)x\(parameters.height ?? 0)"])
 
         let started = DispatchTime.now().uptimeNanoseconds
         timing.claimed = started
-        let request = job.parameters
         let generator = self.generator
         let images = self.images
-        let run = try consumer.runWhilePolling(timeoutSeconds: jobTimeoutSeconds, deadline: shutdown.deadline) { cancellation in
+        let run = try runner.run(timeoutSeconds: jobTimeoutSeconds, deadline: shutdown.deadline) { cancellation in
             let generateStart = DispatchTime.now().uptimeNanoseconds
-            let image = try generator.generate(request, cancellation: cancellation)
+            let image = try generator.generate(parameters, cancellation: cancellation)
             let generateNanos = DispatchTime.now().uptimeNanoseconds - generateStart
             if cancellation.isCancelled { throw GenerationCancelled(reason: "cancelled after generation") }
             let storeStart = DispatchTime.now().uptimeNanoseconds
-            let stored = try images.store(png: image.png, batchID: job.batchID, jobID: job.jobID)
+            let stored = try images.store(png: image.png, batchID: batchID, jobID: job.jobID)
             let storeSeconds = Double(DispatchTime.now().uptimeNanoseconds - storeStart) / 1e9
             return (image.timings, stored, storeSeconds, generateNanos)
         }
@@ -158,10 +161,9 @@ public final class JobProcessor {
             timing.generated = generated
             timing.generateNanos = generateNanos
             timing.storeNanos = UInt64(storeSeconds * 1e9)
-            let jobTimings = JobTimings(tokenizeEncodeMs: timings.tokenizeEncode * 1000, denoiseMs: timings.denoiseTotal * 1000,
-                                        denoiseStepMs: timings.denoiseSteps.map { $0 * 1000 }, vaeDecodeMs: timings.vaeDecode * 1000,
-                                        pngEncodeMs: timings.pngEncode * 1000, storeMs: storeSeconds * 1000, totalMs: total * 1000,
-                                        peakRSSBytes: ProcessMemory.peakResidentBytes())
+            let jobTimings = JobTimings(tokenizeEncode: timings.tokenizeEncode, denoiseSteps: timings.denoiseSteps,
+                                        vaeDecode: timings.vaeDecode, pngEncode: timings.pngEncode, store: storeSeconds,
+                                        total: total, peakRSSBytes: ProcessMemory.peakResidentBytes())
             let recorded = try repository.recordSuccess(
                 jobID: job.jobID, workerID: workerID,
                 output: JobOutput(uri: stored.url.path, sha256: stored.sha256, bytes: Int64(stored.bytes)),
@@ -183,7 +185,6 @@ public final class JobProcessor {
             if shutdown.isRequested { return try handBack(job, logger: log) }
             failure = "job exceeded the worker's time limit of \(Int(jobTimeoutSeconds)) s"
         }
-        _ = claimed
         return try recordFailure(job: job, message: failure, record: record, logger: log)
     }
 
@@ -228,10 +229,6 @@ public final class JobProcessor {
 }
 
 extension JobMessage {
-    var parameters: JobParameters {
-        JobParameters(prompt: prompt, seed: seed, width: width, height: height, steps: steps, guidance: guidance, model: model)
-    }
-
     /// Log metadata naming the job of a record as far as it can be read (job id, batch id, attempt),
     /// plus where the record is; for lines logged before or without a parsed job.
     public static func logMetadata(_ record: ConsumedMessage) -> Logger.Metadata {

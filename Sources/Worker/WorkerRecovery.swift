@@ -11,33 +11,27 @@ extension WorkerService {
     /// the database session is re-established when it broke, the worker waits while polling (heartbeats and
     /// rebalances go on, the paused partitions fetch nothing new) and processes the same record again. Its
     /// offset is never stored before its outcome is, and no later record of the partition is taken first, so
-    /// nothing is skipped. (The chaos run found the two ways the earlier seek-back approach failed: the session
-    /// was never re-established, so one PostgreSQL restart stalled every worker for good; and a seek during a
-    /// rebalance timed out and stopped the worker.)
-    func processUntilRecorded(_ record: ConsumedMessage, processor: JobProcessor, consumer: KafkaConsumer,
+    /// nothing is skipped (docs/reliability.md tells why this replaced seeking back).
+    func processUntilRecorded(_ record: ConsumedMessage, processor: JobProcessor, runner: PollingJobRunner,
                               repository: JobRepository) throws -> JobOutcome? {
         var delay = 0.5
         while true {
             do {
-                return try processor.process(record, consumer: consumer)
+                return try processor.process(record, runner: runner)
             } catch {
                 var metadata = JobMessage.logMetadata(record)
                 metadata["error"] = "\(error)"
                 logger.error("could not record the outcome; will retry the record", metadata: metadata)
                 Self.reconnectIfBroken(repository.db, after: error, logger: logger)
-                let wait = delay
                 let shutdown = self.shutdown
-                _ = try consumer.runWhilePolling(timeoutSeconds: nil, deadline: shutdown.deadline) { cancellation in
-                    let end = Date().addingTimeInterval(wait)
-                    while Date() < end && !cancellation.isCancelled && !shutdown.isRequested { usleep(20_000) }
-                }
+                try runner.wait(seconds: delay, until: { shutdown.isRequested })
                 delay = min(delay * 2, 5)
                 if shutdown.isRequested {
                     logger.notice("shutting down: the record is left unrecorded for the next owner",
                                   metadata: JobMessage.logMetadata(record))
                     return nil
                 }
-                if !consumer.assignment.contains(TopicPartition(topic: record.topic, partition: record.partition)) {
+                if !runner.consumer.assignment.contains(TopicPartition(topic: record.topic, partition: record.partition)) {
                     logger.notice("partition revoked while retrying; its new owner processes the record",
                                   metadata: JobMessage.logMetadata(record))
                     return nil

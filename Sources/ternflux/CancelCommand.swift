@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JobModel
 import JobStore
 
 /// `ternflux cancel BATCH`: every queued or running job of the batch becomes canceled. Workers skip

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JobModel
 import JobStore
 
 /// `ternflux history [--batch --state --since --limit] [--json]`: jobs from the job_history view.

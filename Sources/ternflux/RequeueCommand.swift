@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import JobQueue
+import JobClient
 import JobStore
-import Worker
 
 struct RequeueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,13 +31,7 @@ struct RequeueCommand: ParsableCommand {
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(settings: try kafka.settings(), clientID: "ternflux-requeue"))
         defer { producer.close() }
         let submitter = BatchSubmitter(repository: repository, producer: producer)
-        var total = 0
-        while true {
-            let jobs = try repository.queuedButNotEnqueued(batchID: batchID, olderThan: olderThan, limit: 10_000)
-            if jobs.isEmpty { break }
-            try submitter.enqueue(jobs.map(\.message))
-            total += jobs.count
-        }
+        let total = try submitter.requeueNeverEnqueued(batchID: batchID, olderThan: olderThan)
         print("requeued \(total) job\(total == 1 ? "" : "s")")
         if let stale {
             let again = try submitter.requeueStale(batchID: batchID, olderThan: stale)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JobModel
 import JobStore
 
 /// `ternflux status [BATCH] [--json]`: progress of one batch, or of the newest batches.

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
 import JobQueue
+import JobClient
+import JobModel
 import JobStore
-import Worker
 
 struct SubmitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,7 +12,9 @@ struct SubmitCommand: ParsableCommand {
         discussion: """
         Every line is validated first; all errors are reported with their line numbers and nothing is written.
         The batch and its jobs go into PostgreSQL in one transaction, then to Kafka, then are marked enqueued.
-        Prints the batch id. Seeds default to a deterministic function of the batch id and the line number.
+        Prints the batch id. Seeds default to a deterministic function of the batch id and the line number; width,
+        height, steps and guidance that neither a line nor a flag sets are the model's (the worker fills them in
+        from its generation_defaults.json when it takes the job).
         """
     )
 
@@ -21,11 +24,11 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "Input format (default: from the file extension, else JSONL when the first line is a JSON object, else text).")
     var format: BatchFileFormat?
 
-    @Option(help: "Default image width for lines without one.") var width = BatchDefaults().width
-    @Option(help: "Default image height for lines without one.") var height = BatchDefaults().height
-    @Option(help: "Default number of denoising steps.") var steps = BatchDefaults().steps
-    @Option(help: "Default guidance.") var guidance = BatchDefaults().guidance
-    @Option(help: "Default model name.") var model = BatchDefaults().model
+    @Option(help: "Image width of lines without one (default: the model's, from its generation_defaults.json).") var width: Int?
+    @Option(help: "Image height of lines without one (default: the model's).") var height: Int?
+    @Option(help: "Denoising steps of lines without them (default: the model's).") var steps: Int?
+    @Option(help: "Guidance of lines without one (default: the model's).") var guidance: Double?
+    @Option(help: "Model name of lines without one.") var model = JobSettings.defaultModel
     @Option(help: "Seed for every line without one (default: derived from batch id and line).") var seed: Int64?
     @Option(name: .customLong("max-attempts"), help: "Attempts per job before it fails for good.") var maxAttempts = 3
     @Option(help: "A name for the batch (shown by status and in SQL).") var name: String?
@@ -39,13 +42,7 @@ struct SubmitCommand: ParsableCommand {
         let text = String(decoding: data.prefix(4096), as: UTF8.self)
         let format = self.format ?? BatchFileFormat.fromFileName(fileName) ?? BatchFileFormat.sniff(text)
         let parsed = BatchFileParser.parse(data, format: format)
-        var defaults = BatchDefaults()
-        defaults.width = width
-        defaults.height = height
-        defaults.steps = steps
-        defaults.guidance = guidance
-        defaults.model = model
-        defaults.seed = seed
+        let defaults = JobSettings(seed: seed, width: width, height: height, steps: steps, guidance: guidance, model: model)
         var errors = parsed.errors
         let planned = BatchPlanner.plan(lines: parsed.lines, defaults: defaults)
         if case .failure(let e) = planned { errors += e.errors }

@@ -3,11 +3,12 @@ import Foundation
 import JobQueue
 import JobStore
 import Logging
+import ServiceLifecycle
 import TernaryTensors
 import Worker
 import FluxModel
 
-struct WorkerCommand: ParsableCommand {
+struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Join the consumer group and generate images for jobs until stopped (SIGTERM/SIGINT finish the current job first).",
@@ -43,7 +44,7 @@ struct WorkerCommand: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var kafka: KafkaOptions
 
-    func run() throws {
+    func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
         var logger = Logger(label: "ternflux.worker")
         logger.logLevel = level
@@ -53,8 +54,6 @@ struct WorkerCommand: ParsableCommand {
         config.groupID = group
         config.jobTimeoutSeconds = jobTimeout
         config.shutdownGraceSeconds = shutdownGrace
-        config.exitWhenIdleSeconds = exitWhenIdle
-        config.maxJobs = maxJobs
         config.retryPolicy.maxAttempts = maxAttempts
 
         // The listener comes first, so probes answer (unready) while the model loads and while Kafka or
@@ -72,7 +71,6 @@ struct WorkerCommand: ParsableCommand {
                 server = try MetricsServer(host: metricsHost, port: 0, metrics: metrics)
             }
         }
-        defer { server.close() }
         logger.notice("metrics endpoint listening on \(server.host):\(server.port)",
                       metadata: ["paths": "/metrics /healthz /readyz"])
 
@@ -86,7 +84,15 @@ struct WorkerCommand: ParsableCommand {
             generator = try FluxImageGenerator(modelDirectory: folder, mode: mode, extraNames: modelNames)
         }
         metrics.health.setModelLoaded()
-        try WorkerService(configuration: config, generator: generator, logger: logger, metrics: metrics).run()
+        let worker = WorkerService(configuration: config, generator: generator, logger: logger, metrics: metrics,
+                                   stopRule: WorkerStopRule(idleSeconds: exitWhenIdle, maxRecords: maxJobs))
+        // Shut down in reverse order: the worker finishes (or hands back) its job first, while the listener
+        // still answers probes (unready); a worker that stops on its own (--exit-when-idle) ends the group.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: MetricsService(server: server)),
+                       .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 
     static let defaultMetricsPort = 9464

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import XCTest
 @testable import JobQueue
 import DevServices

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import XCTest
 @testable import JobQueue
 import DevServices
@@ -34,8 +35,8 @@ final class ExternalClientTests: XCTestCase {
 
         let producer = try KafkaProducer(configuration: KafkaTestSupport.producerConfig(bootstrap))
         defer { producer.close() }
-        let job = JobMessage(jobID: UUID(), batchID: UUID(), prompt: "p", seed: 1, width: 64, height: 64,
-                             steps: 2, guidance: 1, model: "default")
+        let job = JobMessage(jobID: UUID(), batchID: UUID(), parameters: JobParameters(prompt: "p", seed: 1, width: 64, height: 64,
+                             steps: 2, guidance: 1, model: "default"))
         try producer.send(job.record())
 
         // Outage: a record produced while the brokers are down is delivered once they are back.

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import XCTest
 @testable import JobQueue
 
@@ -7,8 +8,8 @@ final class JobMessageTests: XCTestCase {
     let batchID = UUID(uuidString: "9b2c1d4e-0000-4000-8000-000000000001")!
 
     var valid: JobMessage {
-        JobMessage(jobID: jobID, batchID: batchID, prompt: "a red fox", seed: 42, width: 128, height: 128,
-                   steps: 8, guidance: 3.5, model: "default", attempt: 0)
+        JobMessage(jobID: jobID, batchID: batchID, parameters: JobParameters(prompt: "a red fox", seed: 42, width: 128, height: 128,
+                   steps: 8, guidance: 3.5, model: "default"), attempt: 0)
     }
 
     func fields(_ overrides: [String: Any?] = [:]) -> [String: Any] {

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import XCTest
 @testable import JobQueue
 import DevServices
@@ -47,8 +48,8 @@ final class KafkaProducerTests: XCTestCase {
         let count = 100_000
         let start = Date()
         let records = (0..<count).map { i in
-            JobMessage(jobID: UUID(), batchID: batchID, prompt: "a photograph of prompt number \(i), highly detailed",
-                       seed: Int64(i), width: 128, height: 128, steps: 8, guidance: 3.5, model: "default").record()
+            JobMessage(jobID: UUID(), batchID: batchID, parameters: JobParameters(prompt: "a photograph of prompt number \(i), highly detailed",
+                       seed: Int64(i), width: 128, height: 128, steps: 8, guidance: 3.5, model: "default")).record()
         }
         let encoded = Date()
         let reports = try producer.sendBatch(records)

@@ -1,5 +1,6 @@
 import CRdKafka
 import Foundation
+import JobModel
 import XCTest
 @testable import JobQueue
 

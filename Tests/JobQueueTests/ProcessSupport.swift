@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import XCTest
 
 /// A child process whose stdout is read line by line with timeouts; killed when the test ends.

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import XCTest
 @testable import JobQueue
 import DevServices
@@ -14,8 +15,8 @@ final class RetryDeadLetterTests: XCTestCase {
     }
 
     func testRetryRecordIncrementsAttemptAndCarriesBackoff() throws {
-        let job = JobMessage(jobID: UUID(), batchID: UUID(), prompt: "p", seed: 1, width: 64, height: 64,
-                             steps: 4, guidance: 1, model: "default", attempt: 1)
+        let job = JobMessage(jobID: UUID(), batchID: UUID(), parameters: JobParameters(prompt: "p", seed: 1, width: 64, height: 64,
+                             steps: 4, guidance: 1, model: "default"), attempt: 1)
         let now = Date(timeIntervalSince1970: 1_000)
         let record = job.retryRecord(policy: RetryPolicy(baseDelaySeconds: 3), error: "boom", now: now)
         XCTAssertEqual(record.topic, KafkaSettings.jobsTopic)

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import DevServices
 import XCTest
 @testable import JobStore

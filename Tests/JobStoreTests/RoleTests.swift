@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import DevServices
 import XCTest
 @testable import JobStore
@@ -57,8 +58,8 @@ final class RoleTests: XCTestCase {
         guard case .claimed = try repo.claim(jobID: jobs[0].id, workerID: "wr") else { return XCTFail() }
         XCTAssertEqual(try repo.recordSuccess(jobID: jobs[0].id, workerID: "wr",
                                               output: JobOutput(uri: "file:///x.png", sha256: String(repeating: "f", count: 64), bytes: 1),
-                                              timings: JobTimings(tokenizeEncodeMs: 1, denoiseMs: 1, denoiseStepMs: [1], vaeDecodeMs: 1,
-                                                                  pngEncodeMs: 1, storeMs: 1, totalMs: 5, peakRSSBytes: 1)), .recorded)
+                                              timings: JobTimings(tokenizeEncode: 0.001, denoiseSteps: [0.001], vaeDecode: 0.001,
+                                                                  pngEncode: 0.001, store: 0.001, total: 0.005, peakRSSBytes: 1)), .recorded)
         guard case .claimed = try repo.claim(jobID: jobs[1].id, workerID: "wr") else { return XCTFail() }
         XCTAssertEqual(try repo.recordFailure(jobID: jobs[1].id, workerID: "wr", message: "boom", terminal: false), .willRetry(nextAttempt: 2, maxAttempts: 3))
         try repo.markEnqueued([jobs[1].id])

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 @testable import JobStore
 
 /// A small known dataset: one batch of four jobs on worker w1 (three succeeded with total_ms 100, 200,
@@ -24,8 +25,9 @@ enum SampleData {
         for (i, id) in jobIDs.prefix(3).enumerated() {
             _ = try repo.claim(jobID: id, workerID: w1.id)
             let total = Double(i + 1) * 100
-            let timings = JobTimings(tokenizeEncodeMs: total * 0.1, denoiseMs: total * 0.7, denoiseStepMs: [total * 0.3, total * 0.4],
-                                     vaeDecodeMs: total * 0.1, pngEncodeMs: total * 0.05, storeMs: total * 0.05, totalMs: total,
+            func s(_ ms: Double) -> Double { ms / 1000 }
+            let timings = JobTimings(tokenizeEncode: s(total * 0.1), denoiseSteps: [s(total * 0.3), s(total * 0.4)],
+                                     vaeDecode: s(total * 0.1), pngEncode: s(total * 0.05), store: s(total * 0.05), total: s(total),
                                      peakRSSBytes: 300 << 20)
             try repo.recordSuccess(jobID: id, workerID: w1.id, output: JobOutput(uri: "file:///out/\(id).png", sha256: String(repeating: "0", count: 63) + "\(i)", bytes: 1000 + Int64(i)), timings: timings)
         }

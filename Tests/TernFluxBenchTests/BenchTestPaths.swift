@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 
 /// The package root (models/, .build/) and the built `ternflux` binary the density tests start.
 enum BenchTestPaths {

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import XCTest
 
 /// The chaos run's small variant (`ops/chaos/run --small`): 200 jobs, 3 worker processes, one SIGKILL, one

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import JobModel
 @testable import Worker
 
 final class ImageStoreTests: XCTestCase {

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import XCTest
 
 /// Talks to a worker's HTTP listener the way a probe or Prometheus would: one plain HTTP/1.1 GET

@@ -2,6 +2,8 @@ import Foundation
 import JobQueue
 import JobStore
 import DevServices
+import JobClient
+import JobModel
 import Worker
 import XCTest
 
@@ -38,10 +40,9 @@ final class PipelineHarness {
     }
 
     /// Submits prompts as `ternflux submit` does (Postgres, then Kafka, then enqueued).
-    func submit(_ prompts: [String], steps: Int = 4, model: String = "default") throws -> BatchPlan {
-        var defaults = BatchDefaults()
-        defaults.steps = steps
-        defaults.model = model
+    func submit(_ prompts: [String], steps: Int? = 4, width: Int? = nil, height: Int? = nil,
+                model: String = "default") throws -> BatchPlan {
+        let defaults = JobSettings(width: width, height: height, steps: steps, model: model)
         let lines = prompts.enumerated().map { BatchLine(lineNumber: $0.offset + 1, prompt: $0.element) }
         let plan = try BatchPlanner.plan(lines: lines, defaults: defaults).get()
         let producer = try producer()
@@ -88,18 +89,19 @@ final class PipelineHarness {
         (try? String(contentsOf: output.appendingPathComponent("\(id).log"), encoding: .utf8)) ?? ""
     }
 
-    /// An in-process worker on its own thread; returns the service once it stops (idle or max jobs).
+    /// An in-process worker on the calling thread; returns what it did once it stops (idle or max jobs).
     func runWorkerInProcess(id: String, generator: any ImageGenerator, idleExit: Double = 3, maxJobs: Int? = nil,
-                            metrics: WorkerMetrics? = nil) throws -> WorkerService {
+                            metrics: WorkerMetrics? = nil) throws -> InProcessWorkerRun {
         var config = WorkerConfiguration(kafka: kafka, database: DatabaseSettings(conninfo: conninfo), outputRoot: output, workerID: id)
-        config.exitWhenIdleSeconds = idleExit
-        config.maxJobs = maxJobs
         config.retryPolicy = RetryPolicy(maxAttempts: 3, baseDelaySeconds: 0.2, maxDelaySeconds: 1)
         var logger = Logger(label: "test.worker")
         logger.logLevel = .warning
-        let service = WorkerService(configuration: config, generator: generator, logger: logger, metrics: metrics)
-        try service.run(installSignalHandlers: false)
-        return service
+        let run = InProcessWorkerRun()
+        let service = WorkerService(configuration: config, generator: generator, logger: logger, metrics: metrics,
+                                    stopRule: WorkerStopRule(idleSeconds: idleExit, maxRecords: maxJobs),
+                                    observer: { outcome, _ in run.append(outcome) })
+        try service.runUntilStopped()
+        return run
     }
 
     /// Waits until `condition` holds, polling; fails the test after `timeout` seconds.
@@ -120,3 +122,11 @@ final class PipelineHarness {
 }
 
 import Logging
+
+/// The outcomes an in-process worker recorded, in order.
+final class InProcessWorkerRun: @unchecked Sendable {
+    private let lock = NSLock()
+    private var recorded: [JobOutcome] = []
+    func append(_ outcome: JobOutcome) { lock.lock(); recorded.append(outcome); lock.unlock() }
+    var outcomes: [JobOutcome] { lock.lock(); defer { lock.unlock() }; return recorded }
+}

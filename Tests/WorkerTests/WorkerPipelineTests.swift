@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import JobQueue
 import JobStore
 import Worker
@@ -158,7 +159,7 @@ final class ModelBackedWorkerTests: XCTestCase {
                                                mode: .f32, maxSequenceLength: 32)
         XCTAssertEqual(generator.modelNames, ["default", "tiny-flux"])
         let h = try PipelineHarness(partitions: 1)
-        let plan = try h.submit(["a red circle to the left of a blue square"], steps: 2)
+        let plan = try h.submit(["a red circle to the left of a blue square"], steps: 2, width: 128, height: 128)
         _ = try h.runWorkerInProcess(id: "w-flux", generator: generator, idleExit: 2)
         let record = try XCTUnwrap(try h.repository.job(plan.jobs[0].jobID))
         XCTAssertEqual(record.state, .succeeded, "\(record.errors)")
@@ -168,5 +169,36 @@ final class ModelBackedWorkerTests: XCTestCase {
         XCTAssertEqual(Array(png[16..<24]), [0, 0, 0, 128, 0, 0, 0, 128])
         let steps = try h.repository.db.query("SELECT cardinality(denoise_step_ms)::int AS n FROM job_timings WHERE job_id = $1", [plan.jobs[0].jobID])
         XCTAssertEqual(try steps.first?.decode("n") as Int?, 2)
+    }
+
+    /// Settings a job leaves unset are the model's own (its generation_defaults.json), not submit's.
+    func testTheShippedModelsDefaultsAreTheGeneratorsDefaults() throws {
+        let generator = try FluxImageGenerator(modelDirectory: PipelineHarness.packageRoot.appendingPathComponent("models/default"),
+                                               mode: .int8)
+        XCTAssertEqual(generator.defaults, JobSettings(width: 128, height: 128, steps: 8, guidance: 3.5))
+    }
+}
+
+/// A job that leaves its size, steps and guidance unset gets the worker's model defaults, written into its row
+/// by the claim, so the row says what was generated.
+final class ModelDefaultsTests: XCTestCase {
+    func testUnsetSettingsTakeTheModelsDefaultsAndTheRowSaysSo() throws {
+        let h = try PipelineHarness(partitions: 1)
+        let plan = try h.submit(["left to the model"], steps: nil)
+        XCTAssertEqual(try h.repository.job(plan.jobs[0].jobID)?.parameters.width, nil, "queued: still the model's to decide")
+        struct Defaults: ImageGenerator {
+            let fixed: FixedImageGenerator
+            var modelNames: [String] { fixed.modelNames }
+            var defaults: JobSettings { JobSettings(width: 48, height: 32, steps: 5, guidance: 1.5) }
+            func generate(_ request: JobParameters, cancellation: JobCancellation) throws -> GeneratedImage {
+                precondition(request.width == 48 && request.height == 32 && request.steps == 5, "generated \(request)")
+                return try fixed.generate(request, cancellation: cancellation)
+            }
+        }
+        let run = try h.runWorkerInProcess(id: "w-defaults", generator: Defaults(fixed: try FixedImageGenerator()), idleExit: 2)
+        XCTAssertEqual(run.outcomes, [.succeeded(plan.jobs[0].jobID)])
+        let row = try XCTUnwrap(try h.repository.job(plan.jobs[0].jobID))
+        XCTAssertEqual(row.parameters.settings, JobSettings(seed: plan.jobs[0].seed, width: 48, height: 32, steps: 5, guidance: 1.5,
+                                                            model: "default"))
     }
 }

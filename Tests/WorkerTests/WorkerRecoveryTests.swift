@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import JobQueue
 import JobStore
 import DevServices
@@ -11,12 +12,12 @@ final class WorkerRecoveryTests: XCTestCase {
     func testWorkerCarriesOnAfterAPostgresRestart() throws {
         let h = try PipelineHarness(partitions: 1)
         let plan = try h.submit((1...12).map { "restart survivor \($0)" })
-        final class Box: @unchecked Sendable { var service: WorkerService?; var error: Error? }
+        final class Box: @unchecked Sendable { var run: InProcessWorkerRun?; var error: Error? }
         let box = Box()
         let done = DispatchSemaphore(value: 0)
         let generator = try FixedImageGenerator(delaySeconds: 0.1)
         Thread {
-            do { box.service = try h.runWorkerInProcess(id: "survivor", generator: generator, idleExit: 3) } catch { box.error = error }
+            do { box.run = try h.runWorkerInProcess(id: "survivor", generator: generator, idleExit: 3) } catch { box.error = error }
             done.signal()
         }.start()
         try h.waitUntil("a few jobs to succeed", timeout: 60) { (try h.states(plan.batchID)[.succeeded] ?? 0) >= 3 }

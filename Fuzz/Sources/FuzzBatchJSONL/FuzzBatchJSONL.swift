@@ -1,7 +1,7 @@
 import CFuzzDriver
 import Foundation
 import FuzzSupport
-import Worker
+import JobClient
 
 /// The JSONL batch-file parser on arbitrary bytes: every line it accepts carries a prompt and a line
 /// number inside the file, every error names a line inside the file; it never traps.

@@ -1,6 +1,7 @@
 import CFuzzDriver
 import Foundation
 import FuzzSupport
+import JobModel
 import JobQueue
 
 private let fixedKey = Array("0b5a3f2e-6c1d-4e8a-9f00-1234567890ab".utf8)

@@ -1,6 +1,6 @@
 import Foundation
 import JobQueue
-import Worker
+import JobClient
 
 /// Runs one batch-file format on arbitrary bytes and checks what `ternflux submit` relies on:
 /// line numbers point into the file, and every job the planner accepts is one the worker's parser
@@ -15,7 +15,7 @@ public func checkBatchParse(_ input: Data, format: BatchFileFormat) {
         invariant((1...lineCount).contains(error.lineNumber), "error line \(error.lineNumber) outside 1...\(lineCount): \(error)")
         invariant(!error.message.isEmpty, "error without a message at line \(error.lineNumber)")
     }
-    guard case .success(let plan) = BatchPlanner.plan(lines: lines, defaults: BatchDefaults()) else { return }
+    guard case .success(let plan) = BatchPlanner.plan(lines: lines) else { return }
     invariant(plan.jobs.count == lines.count, "plan has \(plan.jobs.count) jobs for \(lines.count) lines")
     for job in plan.jobs {
         let record: [UInt8]

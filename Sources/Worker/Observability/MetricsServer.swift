@@ -44,6 +44,12 @@ public final class MetricsServer: @unchecked Sendable {
         try? channel.close().wait()
         try? group.syncShutdownGracefully()
     }
+
+    /// `close()` for async callers (a blocking wait may not run on a cooperative thread).
+    public func close() async {
+        try? await channel.close().get()
+        try? await group.shutdownGracefully()
+    }
 }
 
 public enum MetricsServerError: Error, CustomStringConvertible {

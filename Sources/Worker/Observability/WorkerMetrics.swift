@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import JobQueue
 import JobStore
 import Metrics
@@ -146,16 +147,15 @@ public final class WorkerMetrics: @unchecked Sendable {
 
     public func deadLettered(_ reason: DeadLetterReason) { deadLetters[reason]!.increment() }
 
-    /// A succeeded job's recorded timings (milliseconds, as in `job_timings`) and its queue wait.
+    /// A succeeded job's recorded timings and its queue wait.
     public func observe(_ timings: JobTimings, queueWaitSeconds: Double) {
         images.increment()
         let seconds: [Phase: Double] = [
-            .queueWait: queueWaitSeconds, .tokenizeEncode: timings.tokenizeEncodeMs / 1000, .denoise: timings.denoiseMs / 1000,
-            .vaeDecode: timings.vaeDecodeMs / 1000, .pngEncode: timings.pngEncodeMs / 1000, .store: timings.storeMs / 1000,
-            .total: timings.totalMs / 1000,
+            .queueWait: queueWaitSeconds, .tokenizeEncode: timings.tokenizeEncode, .denoise: timings.denoise,
+            .vaeDecode: timings.vaeDecode, .pngEncode: timings.pngEncode, .store: timings.store, .total: timings.total,
         ]
         for (phase, value) in seconds { phases[phase]!.record(max(0, value)) }
-        for step in timings.denoiseStepMs { steps.record(max(0, step / 1000)) }
+        for step in timings.denoiseSteps { steps.record(max(0, step)) }
     }
 
     public func setBusy(_ isBusy: Bool) { busy.record(isBusy ? 1 : 0) }

@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 import JobQueue
 import JobStore
 
@@ -64,7 +65,7 @@ public struct SubmitTimings: Sendable, Equatable {
 
     public init() {}
 
-    package static func seconds(since start: UInt64) -> Double {
+    public static func seconds(since start: UInt64) -> Double {
         Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 }
@@ -72,8 +73,6 @@ public struct SubmitTimings: Sendable, Equatable {
 extension JobRecord {
     /// The Kafka record for a stored job (its next delivery).
     public var message: JobMessage {
-        JobMessage(jobID: id, batchID: batchID, prompt: parameters.prompt, seed: parameters.seed, width: parameters.width,
-                   height: parameters.height, steps: parameters.steps, guidance: parameters.guidance,
-                   model: parameters.model, attempt: attempt)
+        JobMessage(jobID: id, batchID: batchID, parameters: parameters, attempt: attempt)
     }
 }

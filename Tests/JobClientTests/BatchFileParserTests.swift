@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
-@testable import Worker
+import JobModel
+@testable import JobClient
 
 final class BatchFileParserTests: XCTestCase {
     func parse(_ text: String, _ format: BatchFileFormat) -> ([BatchLine], [BatchLineError]) {
@@ -72,18 +73,20 @@ final class BatchFileParserTests: XCTestCase {
 final class BatchPlannerTests: XCTestCase {
     func testDefaultsFillMissingFieldsAndSeedsAreDeterministic() throws {
         let batch = UUID()
-        var defaults = BatchDefaults()
-        defaults.steps = 4
+        let defaults = JobSettings(width: 128, steps: 4)
         let lines = [BatchLine(lineNumber: 1, prompt: "a red circle"), BatchLine(lineNumber: 2, prompt: "x", seed: 9, width: 64)]
         let plan = try BatchPlanner.plan(lines: lines, defaults: defaults, batchID: batch).get()
         XCTAssertEqual(plan.jobs.map(\.steps), [4, 4])
         XCTAssertEqual(plan.jobs.map(\.width), [128, 64])
         XCTAssertEqual(plan.jobs[1].seed, 9)
-        XCTAssertEqual(plan.jobs[0].seed, BatchPlanner.derivedSeed(batchID: batch, lineNumber: 1))
+        XCTAssertEqual(plan.jobs[0].seed, JobSettings.derivedSeed(batchID: batch, lineNumber: 1))
         let again = try BatchPlanner.plan(lines: lines, defaults: defaults, batchID: batch).get()
         XCTAssertEqual(again.jobs[0].seed, plan.jobs[0].seed)
-        XCTAssertNotEqual(BatchPlanner.derivedSeed(batchID: batch, lineNumber: 2), plan.jobs[0].seed)
-        XCTAssertLessThan(plan.jobs[0].seed, 1 << 53)
+        XCTAssertNotEqual(JobSettings.derivedSeed(batchID: batch, lineNumber: 2), plan.jobs[0].seed)
+        XCTAssertLessThan(plan.jobs[0].seed!, 1 << 53)
+        // What neither the line nor the batch sets is left to the worker's model; the model is `default`.
+        XCTAssertEqual(plan.jobs.map(\.height), [nil, nil])
+        XCTAssertEqual(plan.jobs.map(\.model), ["default", "default"])
     }
 
     func testEveryBadLineIsReportedWithItsNumber() {
@@ -94,7 +97,7 @@ final class BatchPlannerTests: XCTestCase {
             BatchLine(lineNumber: 7, prompt: String(repeating: "p", count: 1_000_000)),
             BatchLine(lineNumber: 9, prompt: "x", steps: 10_000),
         ]
-        guard case .failure(let e) = BatchPlanner.plan(lines: lines, defaults: BatchDefaults()) else {
+        guard case .failure(let e) = BatchPlanner.plan(lines: lines) else {
             return XCTFail("bad lines were accepted")
         }
         XCTAssertEqual(e.errors.map(\.lineNumber), [2, 5, 7, 9])

@@ -1,7 +1,7 @@
 import Foundation
 
-/// SHA-256 (FIPS 180-4), used to fingerprint each stored image; the digest goes into the job's row so
-/// anyone can check a PNG against the database.
+/// SHA-256 (FIPS 180-4): the fingerprint of each stored image (the digest goes into the job's row, so
+/// anyone can check a PNG against the database) and the source of derived seeds.
 public struct SHA256: Sendable {
     private var state: [UInt32] = [
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,

@@ -2,11 +2,13 @@ import Foundation
 import JobStore
 
 /// Draws a batch's progress (bar, rate, ETA) on stderr until every job has finished.
-struct ProgressWatcher {
+public struct ProgressWatcher {
     let repository: JobRepository
-    var interval: Double = 0.5
+    public var interval: Double = 0.5
 
-    func watch(batchID: UUID) throws {
+    public init(repository: JobRepository) { self.repository = repository }
+
+    public func watch(batchID: UUID) throws {
         let tty = isatty(STDERR_FILENO) != 0
         let started = Date()
         var lastPrinted = Date.distantPast

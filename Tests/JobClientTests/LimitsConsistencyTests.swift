@@ -1,25 +1,12 @@
 import JobQueue
 import Foundation
-import JobStore
-import Worker
+import JobModel
+import JobClient
 import XCTest
 
-/// Every job that submit and the worker accept (JobQueue's policy limits) must be storable as running or
-/// succeeded under the database's own bounds; otherwise a valid job could never be recorded.
+/// Submit and the worker check a job with the same JobLimits (the store's constraints are checked against them
+/// in JobStoreTests/StoredLimitsTests).
 final class LimitsConsistencyTests: XCTestCase {
-    func testPolicyLimitsLieWithinTheStoredBounds() {
-        let policy = JobLimits.standard
-        XCTAssertTrue(StoredJobLimits.sideRange.contains(policy.sideRange.lowerBound))
-        XCTAssertTrue(StoredJobLimits.sideRange.contains(policy.sideRange.upperBound))
-        XCTAssertEqual(policy.sideMultiple % StoredJobLimits.sideMultiple, 0)
-        XCTAssertTrue(StoredJobLimits.stepsRange.contains(policy.stepsRange.lowerBound))
-        XCTAssertTrue(StoredJobLimits.stepsRange.contains(policy.stepsRange.upperBound))
-        XCTAssertTrue(StoredJobLimits.guidanceRange.contains(policy.guidanceRange.lowerBound))
-        XCTAssertTrue(StoredJobLimits.guidanceRange.contains(policy.guidanceRange.upperBound))
-        XCTAssertLessThanOrEqual(policy.maxPromptScalars, StoredJobLimits.promptLength.upperBound)
-        XCTAssertLessThanOrEqual(policy.maxModelNameLength, StoredJobLimits.modelNameLength.upperBound)
-    }
-
     /// At every limit's edges, `ternflux submit` (BatchPlanner) and the worker (the record parser) reach
     /// the same verdict with the same message, naming the field and the limit.
     func testSubmitAndWorkerAgreeAtEveryEdge() throws {
@@ -44,11 +31,13 @@ final class LimitsConsistencyTests: XCTestCase {
             ("model", BatchLine(lineNumber: 1, prompt: "p", model: String(repeating: "m", count: 129)), "is longer than 128 characters"),
         ]
         for c in cases {
-            let planned = BatchPlanner.plan(lines: [c.line], defaults: BatchDefaults())
+            let planned = BatchPlanner.plan(lines: [c.line])
             // The same parameters as a record on the topic.
-            let job = JobMessage(jobID: UUID(), batchID: UUID(), prompt: c.line.prompt, seed: c.line.seed ?? 1,
-                                 width: c.line.width ?? 128, height: c.line.height ?? 128, steps: c.line.steps ?? 8,
-                                 guidance: c.line.guidance ?? 3.5, model: c.line.model ?? "default")
+            let job = JobMessage(jobID: UUID(), batchID: UUID(), parameters: JobParameters(
+                                 prompt: c.line.prompt, seed: c.line.parameters.seed ?? 1,
+                                 width: c.line.parameters.width ?? 128, height: c.line.parameters.height ?? 128,
+                                 steps: c.line.parameters.steps ?? 8, guidance: c.line.parameters.guidance ?? 3.5,
+                                 model: c.line.parameters.model ?? "default"))
             let record = Array(try JSONEncoder().encode(job))
             switch (planned, c.message) {
             case (.success, nil):

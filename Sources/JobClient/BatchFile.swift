@@ -1,4 +1,5 @@
 import Foundation
+import JobModel
 
 /// The formats `ternflux submit` reads.
 public enum BatchFileFormat: String, CaseIterable, Sendable {
@@ -31,28 +32,24 @@ public enum BatchFileFormat: String, CaseIterable, Sendable {
     }
 }
 
-/// One line of a batch file, before defaults are applied. Fields absent in the line are nil.
+/// One line of a batch file: its number and the job parameters it gives. Settings the line leaves out are
+/// nil; the batch's defaults fill them in when the batch is planned.
 public struct BatchLine: Sendable, Equatable {
     public var lineNumber: Int
-    public var prompt: String
-    public var seed: Int64?
-    public var width: Int?
-    public var height: Int?
-    public var steps: Int?
-    public var guidance: Double?
-    public var model: String?
+    public var parameters: JobParameters
+
+    public init(lineNumber: Int, parameters: JobParameters) {
+        self.lineNumber = lineNumber
+        self.parameters = parameters
+    }
 
     public init(lineNumber: Int, prompt: String, seed: Int64? = nil, width: Int? = nil, height: Int? = nil,
                 steps: Int? = nil, guidance: Double? = nil, model: String? = nil) {
-        self.lineNumber = lineNumber
-        self.prompt = prompt
-        self.seed = seed
-        self.width = width
-        self.height = height
-        self.steps = steps
-        self.guidance = guidance
-        self.model = model
+        self.init(lineNumber: lineNumber, parameters: JobParameters(prompt: prompt, seed: seed, width: width, height: height,
+                                                                    steps: steps, guidance: guidance, model: model))
     }
+
+    public var prompt: String { parameters.prompt }
 }
 
 /// A problem with one line of a batch file; all of them are reported before anything is written.
@@ -229,14 +226,14 @@ public enum BatchFileParser {
             problems.append("'\(key)' must be an integer, got '\(s)'")
             return nil
         }
-        line.seed = integer("seed")
-        line.width = integer("width").map { Int(clamping: $0) }
-        line.height = integer("height").map { Int(clamping: $0) }
-        line.steps = integer("steps").map { Int(clamping: $0) }
+        line.parameters.seed = integer("seed")
+        line.parameters.width = integer("width").map { Int(clamping: $0) }
+        line.parameters.height = integer("height").map { Int(clamping: $0) }
+        line.parameters.steps = integer("steps").map { Int(clamping: $0) }
         if let g = fields["guidance"] {
-            if let v = Double(g), v.isFinite { line.guidance = v } else { problems.append("'guidance' must be a number, got '\(g)'") }
+            if let v = Double(g), v.isFinite { line.parameters.guidance = v } else { problems.append("'guidance' must be a number, got '\(g)'") }
         }
-        line.model = fields["model"]
+        line.parameters.model = fields["model"]
         if !problems.isEmpty { return .failure(BatchLineError(lineNumber: number, message: problems.joined(separator: "; "))) }
         return .success(line)
     }

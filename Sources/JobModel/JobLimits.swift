@@ -1,9 +1,10 @@
-/// Limits on what one job may ask for, shared by `ternflux submit` (checked before anything is
-/// written) and the worker (checked again on every record, since anything can be produced to the
-/// topic). One struct so the two can never disagree.
+/// Every bound on what a job may ask for, in one place: `ternflux submit` checks each line against it
+/// before anything is written, the worker checks every record again (anything can be produced to the
+/// topic), the job store checks what it inserts, and the database's CHECK constraints hold the same numbers
+/// (JobStoreTests/StoredLimitsTests probes them at every edge of these values).
 public struct JobLimits: Sendable, Equatable {
-    /// Longest prompt, in Unicode scalars. The text encoders truncate far earlier (CLIP 77, T5 512
-    /// tokens); the limit keeps rows, records and logs bounded.
+    /// Longest prompt, in Unicode scalars (PostgreSQL's length()). The text encoders truncate far earlier
+    /// (CLIP 77, T5 512 tokens); the limit keeps rows, records and logs bounded.
     public var maxPromptScalars: Int
     /// Image sides in pixels: multiples of `sideMultiple` (VAE ×8 and 2×2 patch packing) within range.
     public var sideRange: ClosedRange<Int>
@@ -12,12 +13,19 @@ public struct JobLimits: Sendable, Equatable {
     public var guidanceRange: ClosedRange<Double>
     public var seedRange: ClosedRange<Int64>
     public var maxModelNameLength: Int
+    /// A record's `attempt`: how often the job was handed out before.
     public var attemptRange: ClosedRange<Int>
+    /// Deliveries a job may get (`--max-attempts`).
+    public var maxAttemptsRange: ClosedRange<Int>
+    /// A batch's name and source (the file it came from), in Unicode scalars.
+    public var maxBatchNameLength: Int
+    public var maxBatchSourceLength: Int
 
     public init(maxPromptScalars: Int = 4_096, sideRange: ClosedRange<Int> = 16...2_048, sideMultiple: Int = 16,
                 stepsRange: ClosedRange<Int> = 1...100, guidanceRange: ClosedRange<Double> = 0...30,
                 seedRange: ClosedRange<Int64> = 0...Int64.max, maxModelNameLength: Int = 128,
-                attemptRange: ClosedRange<Int> = 0...1_000) {
+                attemptRange: ClosedRange<Int> = 0...1_000, maxAttemptsRange: ClosedRange<Int> = 1...100,
+                maxBatchNameLength: Int = 200, maxBatchSourceLength: Int = 4_096) {
         self.maxPromptScalars = maxPromptScalars
         self.sideRange = sideRange
         self.sideMultiple = sideMultiple
@@ -26,11 +34,32 @@ public struct JobLimits: Sendable, Equatable {
         self.seedRange = seedRange
         self.maxModelNameLength = maxModelNameLength
         self.attemptRange = attemptRange
+        self.maxAttemptsRange = maxAttemptsRange
+        self.maxBatchNameLength = maxBatchNameLength
+        self.maxBatchSourceLength = maxBatchSourceLength
     }
 
     public static let standard = JobLimits()
 
-    // Checks shared by every parser of job parameters (JSONL, CSV, text, Kafka records).
+    /// Every problem of `parameters`, each naming its field, in field order; empty when they are valid. A
+    /// job to queue or store must have a seed and a model; width, height, steps and guidance may be unset.
+    public func problems(of parameters: JobParameters) -> [JobFieldProblem] {
+        var problems: [JobFieldProblem] = []
+        func check(_ field: String, _ message: String?) {
+            if let message { problems.append(JobFieldProblem(field: field, message: message)) }
+        }
+        let s = parameters.settings
+        check("prompt", checkPrompt(parameters.prompt))
+        check("seed", s.seed.map(checkSeed) ?? "is missing")
+        check("width", s.width.flatMap(checkSide))
+        check("height", s.height.flatMap(checkSide))
+        check("steps", s.steps.flatMap(checkSteps))
+        check("guidance", s.guidance.flatMap(checkGuidance))
+        check("model", s.model.map(checkModel) ?? "is missing")
+        return problems
+    }
+
+    // The checks of single fields, shared by every parser of job parameters (JSONL, CSV, text, Kafka records).
 
     public func checkPrompt(_ prompt: String) -> String? {
         if prompt.unicodeScalars.allSatisfy({ $0.properties.isWhitespace }) { return "must not be empty" }
@@ -77,5 +106,18 @@ public struct JobLimits: Sendable, Equatable {
     public func checkAttempt(_ value: Int) -> String? {
         attemptRange.contains(value) ? nil
             : "must be between \(attemptRange.lowerBound) and \(attemptRange.upperBound) (got \(value))"
+    }
+
+    public func checkMaxAttempts(_ value: Int) -> String? {
+        maxAttemptsRange.contains(value) ? nil
+            : "must be between \(maxAttemptsRange.lowerBound) and \(maxAttemptsRange.upperBound) (got \(value))"
+    }
+
+    public func checkBatchName(_ name: String) -> String? {
+        name.unicodeScalars.count > maxBatchNameLength ? "is longer than \(maxBatchNameLength) characters" : nil
+    }
+
+    public func checkBatchSource(_ source: String) -> String? {
+        source.unicodeScalars.count > maxBatchSourceLength ? "is longer than \(maxBatchSourceLength) characters" : nil
     }
 }

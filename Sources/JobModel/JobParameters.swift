@@ -1,0 +1,62 @@
+/// Everything a job asks for besides its prompt. Every field may be left unset (nil) and then takes the
+/// next layer's value: a batch line's unset fields take the batch's (the `submit` flags), a batch's unset
+/// seed is derived from the batch id and the line (`derivedSeed`), its unset model is `default`, and width,
+/// height, steps and guidance still unset when a worker claims the job take that worker's model defaults
+/// (its generation_defaults.json), which the claim writes into the job's row.
+public struct JobSettings: Sendable, Equatable, Hashable, Codable {
+    public var seed: Int64?
+    public var width: Int?
+    public var height: Int?
+    public var steps: Int?
+    public var guidance: Double?
+    public var model: String?
+
+    public init(seed: Int64? = nil, width: Int? = nil, height: Int? = nil, steps: Int? = nil,
+                guidance: Double? = nil, model: String? = nil) {
+        self.seed = seed
+        self.width = width
+        self.height = height
+        self.steps = steps
+        self.guidance = guidance
+        self.model = model
+    }
+
+    /// The model a job names when it names none.
+    public static let defaultModel = "default"
+
+    /// These settings with every unset field taken from `fallback`.
+    public func filling(from fallback: JobSettings) -> JobSettings {
+        JobSettings(seed: seed ?? fallback.seed, width: width ?? fallback.width, height: height ?? fallback.height,
+                    steps: steps ?? fallback.steps, guidance: guidance ?? fallback.guidance, model: model ?? fallback.model)
+    }
+}
+
+/// What one job generates: its prompt and its settings. The one declaration of a job's fields: a batch line,
+/// the Kafka job record (`JobMessage` wraps it), a job's row and the worker's generation request all hold or
+/// are built from this. `parameters.width` reads `parameters.settings.width`.
+@dynamicMemberLookup
+public struct JobParameters: Sendable, Equatable, Hashable, Codable {
+    public var prompt: String
+    public var settings: JobSettings
+
+    public init(prompt: String, settings: JobSettings = JobSettings()) {
+        self.prompt = prompt
+        self.settings = settings
+    }
+
+    public init(prompt: String, seed: Int64? = nil, width: Int? = nil, height: Int? = nil, steps: Int? = nil,
+                guidance: Double? = nil, model: String? = nil) {
+        self.init(prompt: prompt, settings: JobSettings(seed: seed, width: width, height: height, steps: steps,
+                                                         guidance: guidance, model: model))
+    }
+
+    public subscript<T>(dynamicMember field: WritableKeyPath<JobSettings, T>) -> T {
+        get { settings[keyPath: field] }
+        set { settings[keyPath: field] = newValue }
+    }
+
+    /// These parameters with every unset setting taken from `fallback`.
+    public func filling(from fallback: JobSettings) -> JobParameters {
+        JobParameters(prompt: prompt, settings: settings.filling(from: fallback))
+    }
+}
