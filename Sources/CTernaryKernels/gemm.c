@@ -22,10 +22,10 @@
  */
 #include "ternary_gemm.h"
 #include "gemm_internal.h"
+#include "ternary_format_traits.h"
 #include "ternary_pool.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,82 +53,36 @@
 #endif
 
 /* ---------------------------------------------------------------------------------------------------- */
-/* Weight decoding: codes (w + 1) of one packed row over [k0, k0 + len).                                 */
+/* Weight decoding through the format's decoder (ternary_format_traits.h): one call per packed row.      */
 
-static uint8_t t3_lut[256][8]; /* base-3 digits of each byte value (first five are the codes) */
-static pthread_once_t t3_once = PTHREAD_ONCE_INIT;
+_Static_assert(KC_F32 % TF_DECODE_K_ALIGN == 0 && KC_I8 % TF_DECODE_K_ALIGN == 0,
+               "depth blocks start where the decoders can start");
 
-static void t3_lut_init(void) {
-    for (int v = 0; v < 256; v++) {
-        int x = v;
-        for (int i = 0; i < 8; i++) {
-            t3_lut[v][i] = (uint8_t)(i < 5 ? x % 3 : 1);
-            x /= 3;
-        }
-    }
-}
-
-/* t3: codes of one packed row for k in [k0, k0 + len), then code 1 up to the next multiple of 4.
- * out and tmp hold at least len + 16 bytes. */
-static void decode_codes_t3(const uint8_t *row, int64_t k0, int64_t len, uint8_t *out, uint8_t *tmp) {
-    int64_t j0 = k0 / 5, off = k0 % 5, nbytes = (off + len + 4) / 5;
-    const uint8_t *p = row + j0;
-    for (int64_t j = 0; j < nbytes; j++) memcpy(tmp + 5 * j, t3_lut[p[j]], 8);
-    memcpy(out, tmp + off, (size_t)len);
-    int64_t padded = (len + 3) & ~(int64_t)3;
-    for (int64_t k = len; k < padded; k++) out[k] = 1;
-}
-
-/* i2: codes of 128-weight blocks [b0, b1) of one packed row, k-contiguous into out. Block b's byte j holds
- * k = 128b + 32s + j at bits 2s: four shifted, masked copies of its 32 bytes (constant shifts: the compiler
- * vectorizes the loop). */
-static void decode_i2_blocks(const uint8_t *row, int64_t b0, int64_t b1, uint8_t *out) {
-    for (int64_t b = b0; b < b1; b++) {
-        const uint8_t *p = row + b * 32;
-        uint8_t *o = out + (b - b0) * 128;
-        for (int j = 0; j < 32; j++) {
-            o[j] = (uint8_t)(p[j] & 3);
-            o[32 + j] = (uint8_t)((p[j] >> 2) & 3);
-            o[64 + j] = (uint8_t)((p[j] >> 4) & 3);
-            o[96 + j] = (uint8_t)(p[j] >> 6);
-        }
-    }
-}
-
-/* Decodes rows [n0, n0 + ncl) x depth [k0, k0 + kcl) (k0 a multiple of 128) into the int8-mode panel
- * [units][steps][16][4] of codes. Columns past ncl get code 1. Codes for k >= K inside the last step are
- * whatever the padding holds (i2) or 1 (t3): they meet activation 0 (int8 mode) or are never read (f32). */
-static void decode_panel_codes(tf_format format, const uint8_t *W, size_t row_bytes, int64_t n0, int64_t ncl,
-                               int64_t k0, int64_t kcl, uint8_t *panel, uint8_t *codes, uint8_t *tmp) {
+/* Decodes rows [n0, n0 + ncl) x depth [k0, k0 + kcl) into the int8-mode panel [units][steps][16][4] of codes.
+ * Columns past ncl get code 1. Codes for k >= K inside the last step are the row's padding or 1: they meet
+ * activation 0 (int8 mode) or are never read (f32). codes and tmp hold at least kcl + TF_DECODE_SLACK bytes. */
+static void decode_panel_codes(const tf_format_traits *fmt, const uint8_t *W, size_t row_bytes, int64_t n0,
+                               int64_t ncl, int64_t k0, int64_t kcl, uint8_t *panel, uint8_t *codes, uint8_t *tmp) {
     const int64_t units = (ncl + TF_NR - 1) / TF_NR, steps = (kcl + 3) / 4;
     for (int64_t c = 0; c < units * TF_NR; c++) {
         uint8_t *dst = panel + (c / TF_NR) * steps * 4 * TF_NR + (c % TF_NR) * 4;
         if (c >= ncl) {
             for (int64_t s = 0; s < steps; s++) memset(dst + s * 4 * TF_NR, 1, 4);
-        } else if (format == TF_FORMAT_I2) {
-            /* whole blocks k-contiguous (vectorized), then four consecutive k per 32-bit copy */
-            decode_i2_blocks(W + (size_t)(n0 + c) * row_bytes, k0 / 128, (k0 + kcl + 127) / 128, codes);
-            for (int64_t s = 0; s < steps; s++) memcpy(dst + s * 4 * TF_NR, codes + 4 * s, 4);
         } else {
-            decode_codes_t3(W + (size_t)(n0 + c) * row_bytes, k0, kcl, codes, tmp);
+            /* k-contiguous codes of the row (vectorized per format), then four consecutive k per 32-bit copy */
+            fmt->decode_codes(W + (size_t)(n0 + c) * row_bytes, k0, kcl, codes, tmp);
             for (int64_t s = 0; s < steps; s++) memcpy(dst + s * 4 * TF_NR, codes + 4 * s, 4);
         }
     }
 }
 
 /* Codes of one whole packed row, k-contiguous, padded with code 1 up to a multiple of 32 (few-row path).
- * out holds at least small_codes_bytes(K) bytes. */
-static int64_t small_codes_bytes(int64_t K) { return ((K + 127) / 128) * 128 + 5 * 8 + 64; }
+ * out and tmp hold at least small_codes_bytes(K) bytes. */
+static int64_t small_codes_bytes(int64_t K) { return K + TF_DECODE_SLACK; }
 
-static void decode_row_codes(tf_format format, const uint8_t *row, int64_t K, uint8_t *out) {
+static void decode_row_codes(const tf_format_traits *fmt, const uint8_t *row, int64_t K, uint8_t *out, uint8_t *tmp) {
     const int64_t k32 = (K + 31) & ~(int64_t)31;
-    if (format == TF_FORMAT_I2) {
-        decode_i2_blocks(row, 0, (K + 127) / 128, out);
-    } else {
-        const int64_t bytes = (K + 4) / 5;
-        for (int64_t j = 0; j < bytes; j++) memcpy(out + 5 * j, t3_lut[row[j]], 8);
-        for (int64_t k = 5 * bytes; k < k32; k++) out[k] = 1;
-    }
+    fmt->decode_codes(row, 0, K, out, tmp);
     for (int64_t k = K; k < k32; k++) out[k] = 1;
 }
 
@@ -157,7 +111,7 @@ void tf_codes_to_f32_portable(const uint8_t *codes, int64_t units, int64_t kcl, 
 
 typedef struct {
     tf_act_mode mode;
-    tf_format format;
+    const tf_format_traits *fmt;
     const float *X;
     int64_t M, K, N;
     const uint8_t *W;
@@ -237,11 +191,11 @@ static int run_block_range(gemm_call *c, int64_t m_begin, int64_t m_end, int64_t
             if (is_f32) {
                 for (int64_t u = 0; u < units; u++) {
                     const int64_t ucl = ncl - u * TF_NR < TF_NR ? ncl - u * TF_NR : TF_NR;
-                    decode_panel_codes(c->format, c->W, c->row_bytes, nb + u * TF_NR, ucl, k0, kcl, code_panel, codes, tmp);
+                    decode_panel_codes(c->fmt, c->W, c->row_bytes, nb + u * TF_NR, ucl, k0, kcl, code_panel, codes, tmp);
                     c->ks->to_f32(code_panel, 1, kcl, f32_panel + u * kcl * TF_NR);
                 }
             } else {
-                decode_panel_codes(c->format, c->W, c->row_bytes, nb, ncl, k0, kcl, code_panel, codes, tmp);
+                decode_panel_codes(c->fmt, c->W, c->row_bytes, nb, ncl, k0, kcl, code_panel, codes, tmp);
             }
             for (int64_t mb = m_begin; mb < m_end; mb += MC) {
                 int64_t mcl = m_end - mb < MC ? m_end - mb : MC;
@@ -285,14 +239,14 @@ static int run_block_range(gemm_call *c, int64_t m_begin, int64_t m_end, int64_t
  * in f32 mode. */
 static int run_small(gemm_call *c, int64_t n_begin, int64_t n_end) {
     const int64_t M = c->M, K = c->K, N = c->N, cb = round64((size_t)small_codes_bytes(K));
-    uint8_t *base = tf_scratch_acquire(TF_SCRATCH_SHARE, 2 * (size_t)cb);
+    uint8_t *base = tf_scratch_acquire(TF_SCRATCH_SHARE, 3 * (size_t)cb); /* two rows of codes, decoder scratch */
     if (!base) return -1;
     const uint8_t *codes[2] = {base, base + cb};
     const int64_t k32 = (K + 31) & ~(int64_t)31;
     for (int64_t n = n_begin; n < n_end; n += 2) {
         const int nc = n_end - n < 2 ? 1 : 2;
         for (int j = 0; j < nc; j++)
-            decode_row_codes(c->format, c->W + (size_t)(n + j) * c->row_bytes, K, base + j * cb);
+            decode_row_codes(c->fmt, c->W + (size_t)(n + j) * c->row_bytes, K, base + j * cb, base + 2 * cb);
         for (int64_t m0 = 0; m0 < M; m0 += TF_SMALL_MR) {
             const int mr = (int)(M - m0 < TF_SMALL_MR ? M - m0 : TF_SMALL_MR);
             if (c->mode == TF_ACT_F32) {
@@ -363,7 +317,8 @@ int tf_ternary_gemm(tf_act_mode mode, tf_format format, const float *X, int64_t 
                     const uint8_t *Wpacked, const float *scale, const float *bias, int64_t N, float *Y,
                     int n_threads) {
     if (mode != TF_ACT_F32 && mode != TF_ACT_INT8) return TF_GEMM_EBADMODE;
-    if (format != TF_FORMAT_I2 && format != TF_FORMAT_T3) return TF_GEMM_EBADFORMAT;
+    const tf_format_traits *fmt = tf_format_traits_of(format);
+    if (!fmt) return TF_GEMM_EBADFORMAT;
     if (M < 0 || K < 0 || N < 0) return TF_GEMM_EBADSHAPE;
     if (mode == TF_ACT_INT8 && K > TF_MAX_K_INT8) return TF_GEMM_EBADSHAPE;
     if (M == 0 || N == 0) return 0;
@@ -373,18 +328,18 @@ int tf_ternary_gemm(tf_act_mode mode, tf_format format, const float *X, int64_t 
             for (int64_t n = 0; n < N; n++) Y[m * N + n] = bias ? bias[n] : 0.0f;
         return 0;
     }
-    pthread_once(&t3_once, t3_lut_init);
+    if (fmt->prepare) fmt->prepare();
 
     gemm_call c;
     memset(&c, 0, sizeof c);
     c.mode = mode;
-    c.format = format;
+    c.fmt = fmt;
     c.X = X;
     c.M = M;
     c.K = K;
     c.N = N;
     c.W = Wpacked;
-    c.row_bytes = tf_packed_row_bytes(format, K);
+    c.row_bytes = tf_format_row_bytes(fmt, K);
     c.scale = scale;
     c.bias = bias;
     c.Y = Y;

@@ -221,6 +221,62 @@ final class TernaryGemmTests: XCTestCase {
         }
     }
 
+    /// Every format's scalar reference (ternary_format_traits.h, read straight from the packed bytes) is the ground
+    /// truth of the GEMM on every path, on the few-row and the panel paths, over one and two threads: in int8 mode
+    /// y is exactly (Float(Σ xq·w) · (γ · 1/s)) + b with the reference's integer sum; in f32 mode y is within
+    /// rounding of γ · Σ x·w + b.
+    func testGemmEqualsTheFormatsReferenceDotOnEveryPath() throws {
+        // Few rows (int8 M ≤ 32, f32 M ≤ 8) and panels; K over several int8 depth blocks; work split over columns
+        // (64 x 70) and over rows (200 x 24).
+        let shapes: [(m: Int, k: Int, n: Int)] = [(1, 1, 1), (4, 37, 5), (32, 1029, 19), (33, 2053, 18), (97, 130, 33),
+                                                  (64, 1100, 70), (200, 600, 24)]
+        for (index, shape) in shapes.enumerated() {
+            let c = GemmCase(m: shape.m, k: shape.k, n: shape.n, seed: UInt64(100 + index), withBias: index % 2 == 1,
+                             zeroRows: [shape.m / 2])
+            let (xq32, inv) = c.quantizedRows()
+            let xq = xq32.map { Int8($0) }
+            let sumAbsX = (0..<c.m).map { i in (0..<c.k).reduce(0.0) { $0 + Double(abs(c.x[i * c.k + $1])) } }
+            for format in TernaryFormat.allCases {
+                let t = try XCTUnwrap(tf_format_traits_of(format.cFormat)).pointee
+                let dotI8 = try XCTUnwrap(t.dot_i8_ref), dotF32 = try XCTUnwrap(t.dot_f32_ref)
+                let packed = c.packed(format), rb = format.rowBytes(inFeatures: c.k)
+                var int8Expected = [Float](repeating: 0, count: c.m * c.n)
+                var f32Expected = [Double](repeating: 0, count: c.m * c.n), f32Tolerance = f32Expected
+                packed.withUnsafeBufferPointer { pp in
+                    xq.withUnsafeBufferPointer { qp in
+                        c.x.withUnsafeBufferPointer { xp in
+                            for i in 0..<c.m {
+                                for j in 0..<c.n {
+                                    let row = pp.baseAddress! + j * rb, b = c.bias?[j] ?? 0
+                                    let acc = dotI8(row, qp.baseAddress! + i * c.k, Int64(c.k))
+                                    let product = Float(acc) * (c.scale[j] * inv[i])
+                                    int8Expected[i * c.n + j] = product + b
+                                    let dot = dotF32(row, xp.baseAddress! + i * c.k, Int64(c.k))
+                                    f32Expected[i * c.n + j] = dot * Double(c.scale[j]) + Double(b)
+                                    f32Tolerance[i * c.n + j] = 1e-5 * (sumAbsX[i] * Double(c.scale[j]) + Double(abs(b))) + 1e-30
+                                }
+                            }
+                        }
+                    }
+                }
+                for isa in Self.paths {
+                    XCTAssertEqual(tf_set_isa(isa), 0)
+                    for threads: Int32 in [1, 2] {
+                        let label = "\(String(cString: tf_isa_name(isa))) \(format) threads \(threads) M=\(c.m) K=\(c.k) N=\(c.n)"
+                        let (rc, y) = c.run(.int8, format, threads: threads)
+                        XCTAssertEqual(rc, 0, label)
+                        let first = (0..<y.count).first { y[$0] != int8Expected[$0] }
+                        XCTAssertNil(first, "\(label): int8 differs from the reference at \(first ?? -1)")
+                        let (rcF, yF) = c.run(.f32, format, threads: threads)
+                        XCTAssertEqual(rcF, 0, label)
+                        let over = (0..<yF.count).first { !(abs(Double(yF[$0]) - f32Expected[$0]) <= f32Tolerance[$0]) }
+                        XCTAssertNil(over, "\(label): f32 off the reference at \(over ?? -1)")
+                    }
+                }
+            }
+        }
+    }
+
     func testExtremeActivationsCannotSaturateInt16() {
         // All activations at ±max and all weights +1 over K = 4096: the int16 lanes would overflow without the
         // 64-step widening; every path must still produce the exact integer result 127·K (or −127·K).

@@ -1,3 +1,4 @@
+import CTernaryKernels
 import Foundation
 import XCTest
 @testable import TernaryTensors
@@ -92,5 +93,70 @@ final class TernaryQuantizerTests: XCTestCase {
         XCTAssertEqual(i2[0], 0b01_01_00_10)   // k=0 → +1 (code 2) in bits 0-1, k=32 → -1 (code 0) in bits 2-3
         XCTAssertEqual(i2[1], 0b10_01_01_01)   // k=97 = 1 + 32·3 → +1 in bits 6-7
         XCTAssertEqual(i2[33], 0b01_01_01_00)  // block 1: k=129 → j=1, s=0 → -1
+    }
+
+    /// Every format's table entry (ternary_format_traits.h), row by row: the lookup knows exactly the Swift formats
+    /// under their checkpoint names, the packing API's bytes are the entry's rows, pack → unpack round-trips, and
+    /// an invalid byte is reported at its row and offset (the first one when there are several).
+    func testEveryFormatsTraitsPackUnpackAndValidateRows() throws {
+        XCTAssertNil(tf_format_traits_of(tf_format(rawValue: UInt32(TernaryFormat.allCases.count))))
+        var rng = SplitMix64(seed: 17)
+        for format in TernaryFormat.allCases {
+            let entry = try XCTUnwrap(tf_format_traits_of(format.cFormat))
+            let t = entry.pointee
+            XCTAssertEqual(String(cString: t.name), format.rawValue)
+            let pack = try XCTUnwrap(t.pack_row), unpack = try XCTUnwrap(t.unpack_row)
+            let validate = try XCTUnwrap(t.validate_row)
+            XCTAssertNotNil(t.decode_codes)
+            for (n, k) in [(1, 1), (2, 4), (3, 5), (2, 127), (4, 128), (3, 129), (2, 641), (3, 3077)] {
+                let label = "\(format) \(n)x\(k)"
+                let rb = Int(tf_format_row_bytes(entry, Int64(k)))
+                XCTAssertEqual(rb, format.rowBytes(inFeatures: k), label)
+                XCTAssertEqual(rb, (k + Int(t.block_weights) - 1) / Int(t.block_weights) * t.block_bytes, label)
+                let q = (0..<(n * k)).map { _ in rng.trit() }
+                let packed = try TernaryPacking.pack(q, outFeatures: n, inFeatures: k, format: format)
+                for r in 0..<n {
+                    let qr = Array(q[(r * k)..<((r + 1) * k)])
+                    var row = [UInt8](repeating: 0xAA, count: rb)
+                    XCTAssertEqual(pack(qr, Int64(k), &row), 0, label)
+                    XCTAssertEqual(row, Array(packed[(r * rb)..<((r + 1) * rb)]), label)
+                    var back = [Int8](repeating: 9, count: k)
+                    XCTAssertEqual(unpack(row, Int64(k), &back), 0, label)
+                    XCTAssertEqual(back, qr, label)
+                    XCTAssertEqual(validate(row, Int64(k)), -1, label)
+                }
+                XCTAssertEqual(tf_validate_packed(format.cFormat, packed, Int64(n), Int64(k), nil), -1, label)
+                // One invalid byte in the last row (i2: a 2-bit field equal to 3; t3: a byte above 242).
+                var bad = packed
+                let r = n - 1, j = rng.below(rb)
+                bad[r * rb + j] = format == .i2 ? packed[r * rb + j] | 0x0C : 243 + UInt8(rng.below(13))
+                var at: Int64 = -7
+                XCTAssertEqual(tf_validate_packed(format.cFormat, bad, Int64(n), Int64(k), &at), Int64(r), label)
+                XCTAssertEqual(at, Int64(j), label)
+                let lastRow = Array(bad[(r * rb)...])
+                XCTAssertEqual(validate(lastRow, Int64(k)), Int64(j), label)
+                // Unpacking refuses it where it holds a weight (i2 byte 0's field 1 is k = 32).
+                var back = [Int8](repeating: 0, count: k)
+                if j == 0 && (format == .t3 || k > 32) { XCTAssertEqual(unpack(lastRow, Int64(k), &back), -1, label) }
+                // A second invalid byte before it is the one reported.
+                if j > 0 {
+                    bad[r * rb] = 0xFF
+                    XCTAssertEqual(tf_validate_packed(format.cFormat, bad, Int64(n), Int64(k), &at), Int64(r), label)
+                    XCTAssertEqual(at, 0, label)
+                }
+            }
+            var out = [UInt8](repeating: 0, count: 64)
+            XCTAssertEqual(pack([0, 2, 0], 3, &out), -1, "\(format)")
+            XCTAssertEqual(pack([-2], 1, &out), -1, "\(format)")
+        }
+        // The public wrappers refuse an unknown format.
+        let unknown = tf_format(rawValue: 9)
+        var out = [UInt8](repeating: 0, count: 64), q = [Int8](repeating: 0, count: 4)
+        var at: Int64 = -7
+        XCTAssertEqual(tf_packed_row_bytes(unknown, 4), 0)
+        XCTAssertEqual(tf_pack(unknown, q, 1, 4, &out), -1)
+        XCTAssertEqual(tf_unpack(unknown, out, 1, 4, &q), -1)
+        XCTAssertEqual(tf_validate_packed(unknown, out, 1, 4, &at), 0)
+        XCTAssertEqual(at, 0)
     }
 }
