@@ -33,7 +33,7 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("grid-per-task"), help: "Images per task in the grid (one row per task).")
     var gridPerTask = 4
     @Option(help: "Denoising steps (default: the model's).") var steps: Int?
-    @Option(help: "Activation mode of ternary block linears: f32 or int8.") var mode = "f32"
+    @OptionGroup var activation: ActivationModeOption
     @OptionGroup var trueCFG: TrueCFGOptions
 
     func validate() throws {
@@ -43,7 +43,6 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        let activation = try parseActivationMode(mode)
         // Prompts first: a malformed file stops the run before any weights are loaded.
         let list: [(text: String, prompt: EvalPrompt)]
         if let prompts {
@@ -61,7 +60,7 @@ struct EvalCommand: ParsableCommand {
             }
         }
         let folder = try ModelFolder.resolve(flag: model)
-        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation)
+        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation.mode)
         var template = pipeline.defaultRequest(prompt: "")
         if let steps { template.steps = steps }
         trueCFG.apply(to: &template, defaults: pipeline.generationDefaults)

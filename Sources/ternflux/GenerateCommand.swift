@@ -24,12 +24,11 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("max-sequence-length"), help: "T5 tokens (default: the model's tokenizer_2 model_max_length when below 512, else 512).")
     var maxSequenceLength: Int?
     @Option(help: "Output PNG file.") var out = "out.png"
-    @Option(help: "Activation mode of ternary block linears: f32 or int8.") var mode = "f32"
+    @OptionGroup var activation: ActivationModeOption
     @Flag(help: "Print the time of every phase on stderr.") var timings = false
     @OptionGroup var trueCFG: TrueCFGOptions
 
     func run() throws {
-        let activation = try parseActivationMode(mode)
         let folder = try ModelFolder.resolve(flag: model)
         let defaults = try GenerationDefaults.load(modelDirectory: folder)
         let steps = self.steps ?? defaults.steps
@@ -40,7 +39,7 @@ struct GenerateCommand: ParsableCommand {
         // Reject a bad step count before loading weights; sizes depend on the VAE and are checked after loading.
         guard steps >= 1 else { throw FluxCommandError("--steps must be ≥ 1, got \(steps)") }
         var clock = Date()
-        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation)
+        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation.mode)
         if maxSequenceLength == nil { request.maxSequenceLength = pipeline.defaultMaxSequenceLength }
         try pipeline.validate(request)
         let loadSeconds = Date().timeIntervalSince(clock)
