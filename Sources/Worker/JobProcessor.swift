@@ -144,23 +144,22 @@ public final class JobProcessor {
             let image = try generator.generate(request, cancellation: cancellation)
             let generateNanos = DispatchTime.now().uptimeNanoseconds - generateStart
             if cancellation.isCancelled { throw GenerationCancelled(reason: "cancelled after generation") }
-            let storeStart = DispatchTime.now().uptimeNanoseconds
-            let stored = try images.store(png: image.png, batchID: job.batchID, jobID: job.jobID)
-            let storeSeconds = Double(DispatchTime.now().uptimeNanoseconds - storeStart) / 1e9
-            return (image.timings, stored, storeSeconds, generateNanos)
+            let encoded = try images.store(image.image, batchID: job.batchID, jobID: job.jobID)
+            return (image.timings, encoded, generateNanos)
         }
 
         let failure: String
         switch run {
-        case .finished(.success(let (timings, stored, storeSeconds, generateNanos))):
+        case .finished(.success(let (timings, encoded, generateNanos))):
+            let (stored, storeSeconds) = (encoded.stored, encoded.storeSeconds)
             let generated = DispatchTime.now().uptimeNanoseconds
             let total = Double(generated - started) / 1e9
             timing.generated = generated
             timing.generateNanos = generateNanos
             timing.storeNanos = UInt64(storeSeconds * 1e9)
-            let jobTimings = JobTimings(tokenizeEncodeMs: timings.tokenizeEncode * 1000, denoiseMs: timings.denoiseTotal * 1000,
+            let jobTimings = JobTimings(tokenizeEncodeMs: timings.tokenizeEncode * 1000, denoiseMs: timings.denoise * 1000,
                                         denoiseStepMs: timings.denoiseSteps.map { $0 * 1000 }, vaeDecodeMs: timings.vaeDecode * 1000,
-                                        pngEncodeMs: timings.pngEncode * 1000, storeMs: storeSeconds * 1000, totalMs: total * 1000,
+                                        pngEncodeMs: encoded.pngEncodeSeconds * 1000, storeMs: storeSeconds * 1000, totalMs: total * 1000,
                                         peakRSSBytes: ProcessMemory.peakResidentBytes())
             let recorded = try repository.recordSuccess(
                 jobID: job.jobID, workerID: workerID,

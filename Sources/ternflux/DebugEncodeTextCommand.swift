@@ -25,12 +25,6 @@ struct DebugEncodeTextCommand: ParsableCommand {
 
     @OptionGroup var activation: ActivationModeOption
 
-    func validate() throws {
-        guard (1...512).contains(maxSequenceLength) else {
-            throw ValidationError("--max-sequence-length must be between 1 and 512, got \(maxSequenceLength)")
-        }
-    }
-
     func run() throws {
         let conditioner = try FluxTextConditioner(modelDirectory: URL(fileURLWithPath: model), mode: activation.mode)
         let result = try conditioner.encode(prompt, maxSequenceLength: maxSequenceLength)
