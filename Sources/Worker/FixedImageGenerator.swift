@@ -2,11 +2,11 @@ import FluxModel
 import Foundation
 import JobModel
 
-/// A generator that answers every request with the same tiny image, so that `ternflux bench pipeline`
+/// A generator that answers every request with the same tiny image (16×16), so that `ternflux bench pipeline`
 /// and the queue/database tests measure the job path alone, not the model.
 public struct FixedImageGenerator: ImageGenerator {
     public let modelNames: [String]
-    let png: [UInt8]
+    let image: RGBImage
     /// Time each generation pretends to take (to exercise pause/poll/resume and timeouts in tests).
     let delaySeconds: Double
 
@@ -15,7 +15,7 @@ public struct FixedImageGenerator: ImageGenerator {
         self.delaySeconds = delaySeconds
         var pixels = [UInt8](repeating: 0, count: 16 * 16 * 3)
         for i in 0..<(16 * 16) { pixels[3 * i] = UInt8(i % 256); pixels[3 * i + 1] = 128; pixels[3 * i + 2] = UInt8(255 - i % 256) }
-        png = try PNGWriter.encodeRGB(pixels, width: 16, height: 16)
+        image = RGBImage(width: 16, height: 16, rgb: pixels)
     }
 
     /// What a model trained like the shipped ones would default to; the fixed image ignores them.
@@ -27,6 +27,6 @@ public struct FixedImageGenerator: ImageGenerator {
             if cancellation.isCancelled { throw GenerationCancelled(reason: "cancelled while generating") }
             usleep(5_000)
         }
-        return GeneratedImage(png: png, timings: GenerationTimings())
+        return GeneratedImage(image: image)
     }
 }

@@ -37,8 +37,6 @@ public final class FluxImageGenerator: ImageGenerator, @unchecked Sendable {
         let result = try pipeline.generate(r) { step, _ in
             if cancellation.isCancelled { throw GenerationCancelled(reason: "stopped before step \(step + 1)") }
         }
-        let t = result.timings
-        return GeneratedImage(png: result.png, timings: GenerationTimings(
-            tokenizeEncode: t.tokenizeEncode, denoiseSteps: t.denoiseSteps, vaeDecode: t.vaeDecode, pngEncode: t.pngEncode))
+        return GeneratedImage(image: result.image, timings: result.timings)
     }
 }

@@ -1,29 +1,15 @@
+import FluxModel
 import Foundation
 import JobModel
 
-/// Seconds spent in each phase of one generation (the worker adds queue wait, store and total).
-public struct GenerationTimings: Sendable, Equatable {
-    public var tokenizeEncode: Double
-    public var denoiseSteps: [Double]
-    public var vaeDecode: Double
-    public var pngEncode: Double
-
-    public init(tokenizeEncode: Double = 0, denoiseSteps: [Double] = [], vaeDecode: Double = 0, pngEncode: Double = 0) {
-        self.tokenizeEncode = tokenizeEncode
-        self.denoiseSteps = denoiseSteps
-        self.vaeDecode = vaeDecode
-        self.pngEncode = pngEncode
-    }
-
-    public var denoiseTotal: Double { denoiseSteps.reduce(0, +) }
-}
-
+/// One generated image: its pixels and the seconds of each pipeline phase (the worker adds the PNG encode,
+/// store, queue wait and total, and records them in milliseconds as `JobTimings`).
 public struct GeneratedImage: Sendable {
-    public var png: [UInt8]
-    public var timings: GenerationTimings
+    public var image: RGBImage
+    public var timings: FluxPipeline.Timings
 
-    public init(png: [UInt8], timings: GenerationTimings) {
-        self.png = png
+    public init(image: RGBImage, timings: FluxPipeline.Timings = .init()) {
+        self.image = image
         self.timings = timings
     }
 }
@@ -34,7 +20,7 @@ public struct GenerationCancelled: Error, CustomStringConvertible {
     public var description: String { "generation stopped: \(reason)" }
 }
 
-/// Turns a job's parameters into a PNG. The worker owns one, loaded once at start. `cancellation` is set when the
+/// Turns a job's parameters into pixels. The worker owns one, loaded once at start. `cancellation` is set when the
 /// job passes its time limit or the worker must give it back; generators check it between denoising steps.
 public protocol ImageGenerator: Sendable {
     /// Model names this generator answers to (`default` and the folder's name, for instance).

@@ -1,3 +1,4 @@
+import FluxModel
 import Foundation
 import JobModel
 
@@ -6,6 +7,14 @@ public struct StoredImage: Sendable, Equatable {
     public let url: URL
     public let sha256: String
     public let bytes: Int
+}
+
+/// An image encoded and stored by `ImageStore.store(_:batchID:jobID:)`, with the seconds of each half.
+public struct EncodedImage: Sendable {
+    public let stored: StoredImage
+    public let pngEncodeSeconds: Double
+    /// Writing, syncing and renaming the file.
+    public let storeSeconds: Double
 }
 
 public enum ImageStoreError: Error, CustomStringConvertible {
@@ -23,14 +32,25 @@ public enum ImageStoreError: Error, CustomStringConvertible {
     }
 }
 
-/// Writes images under the output root as `BATCH/JOB.png`: first to a hidden temporary name in the same
-/// directory, flushed to disk, then renamed, so a reader (or a crash) never sees a partial PNG.
+/// Encodes images as PNG and writes them under the output root as `BATCH/JOB.png`: first to a hidden temporary
+/// name in the same directory, flushed to disk, then renamed, so a reader (or a crash) never sees a partial PNG.
 public struct ImageStore: Sendable {
     public let layout: OutputLayout
     static let temporaryPrefix = ".partial-"
 
     public init(root: URL) {
         self.layout = OutputLayout(root: root)
+    }
+
+    /// Encodes `image` as PNG, then stores it as `store(png:batchID:jobID:)` does; each half is timed.
+    public func store(_ image: RGBImage, batchID: UUID, jobID: UUID) throws -> EncodedImage {
+        let encodeStart = DispatchTime.now().uptimeNanoseconds
+        let png = try image.png()
+        let storeStart = DispatchTime.now().uptimeNanoseconds
+        let stored = try store(png: png, batchID: batchID, jobID: jobID)
+        let end = DispatchTime.now().uptimeNanoseconds
+        return EncodedImage(stored: stored, pngEncodeSeconds: Double(storeStart - encodeStart) / 1e9,
+                            storeSeconds: Double(end - storeStart) / 1e9)
     }
 
     public func store(png: [UInt8], batchID: UUID, jobID: UUID) throws -> StoredImage {

@@ -147,22 +147,21 @@ public final class JobProcessor {
             let image = try generator.generate(parameters, cancellation: cancellation)
             let generateNanos = DispatchTime.now().uptimeNanoseconds - generateStart
             if cancellation.isCancelled { throw GenerationCancelled(reason: "cancelled after generation") }
-            let storeStart = DispatchTime.now().uptimeNanoseconds
-            let stored = try images.store(png: image.png, batchID: batchID, jobID: job.jobID)
-            let storeSeconds = Double(DispatchTime.now().uptimeNanoseconds - storeStart) / 1e9
-            return (image.timings, stored, storeSeconds, generateNanos)
+            let encoded = try images.store(image.image, batchID: batchID, jobID: job.jobID)
+            return (image.timings, encoded, generateNanos)
         }
 
         let failure: String
         switch run {
-        case .finished(.success(let (timings, stored, storeSeconds, generateNanos))):
+        case .finished(.success(let (timings, encoded, generateNanos))):
+            let (stored, storeSeconds) = (encoded.stored, encoded.storeSeconds)
             let generated = DispatchTime.now().uptimeNanoseconds
             let total = Double(generated - started) / 1e9
             timing.generated = generated
             timing.generateNanos = generateNanos
             timing.storeNanos = UInt64(storeSeconds * 1e9)
             let jobTimings = JobTimings(tokenizeEncode: timings.tokenizeEncode, denoiseSteps: timings.denoiseSteps,
-                                        vaeDecode: timings.vaeDecode, pngEncode: timings.pngEncode, store: storeSeconds,
+                                        vaeDecode: timings.vaeDecode, pngEncode: encoded.pngEncodeSeconds, store: storeSeconds,
                                         total: total, peakRSSBytes: ProcessMemory.peakResidentBytes())
             let recorded = try repository.recordSuccess(
                 jobID: job.jobID, workerID: workerID,

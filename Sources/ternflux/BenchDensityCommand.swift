@@ -11,7 +11,7 @@ struct BenchDensityCommand: ParsableCommand {
 
     @Option(help: "Model folder or transformer folder (see `bench replica`).") var model: String
     @Option(help: "Replica counts to measure at, ascending, comma-separated.") var replicas = "1,2,4,8"
-    @Option(help: "Activation mode of the ternary GEMMs: f32 or int8.") var mode = "int8"
+    @OptionGroup var activation: ActivationModeOption
     @Option(help: "Image width (pixels).") var width = 128
     @Option(help: "Image height (pixels).") var height = 128
     @Option(help: "Denoising steps each replica runs.") var steps = 1
@@ -39,17 +39,16 @@ struct BenchDensityCommand: ParsableCommand {
         guard counts.count == replicas.split(separator: ",").count, !counts.isEmpty else {
             throw ValidationError("--replicas must be comma-separated integers, got '\(replicas)'")
         }
-        _ = try parseActivationMode(mode)
         let folder = URL(fileURLWithPath: model).standardizedFileURL.resolvingSymlinksInPath()
         guard FileManager.default.fileExists(atPath: folder.path) else { throw FluxCommandError("--model \(folder.path) does not exist") }
         let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let density = ReplicaDensity(
             executable: URL(fileURLWithPath: exe),
-            arguments: ["bench", "replica", "--model", folder.path, "--mode", mode, "--width", String(width),
+            arguments: ["bench", "replica", "--model", folder.path, "--mode", activation.mode.rawValue, "--width", String(width),
                         "--height", String(height), "--steps", String(steps), "--t5-length", String(t5Length)],
             counts: counts, weightPaths: [folder.path])
         let measurements = try density.run(log: { line in if !json { FluxStderr.line(line) } })
-        let report = Report(model: folder.path, mode: mode, width: width, height: height, steps: steps,
+        let report = Report(model: folder.path, mode: activation.mode.rawValue, width: width, height: height, steps: steps,
                             t5Length: t5Length, weightFileBytes: Self.safetensorsBytes(under: folder),
                             loadAverage: Self.loadAverage(), measurements: measurements)
         if json {

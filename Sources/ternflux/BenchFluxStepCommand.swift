@@ -27,9 +27,15 @@ struct BenchFluxStepCommand: ParsableCommand {
     @Option(help: "Single-stream blocks.") var single = 38
     @Option(help: "Seed of the random weights and inputs.") var seed: UInt64 = 0
 
+    /// FLUX.1's VAE downscales 8×.
+    static let vaeScaleFactor = 8
+
     func validate() throws {
-        guard width >= 16, width % 16 == 0 else { throw ValidationError("--width must be a positive multiple of 16, got \(width)") }
-        guard height >= 16, height % 16 == 0 else { throw ValidationError("--height must be a positive multiple of 16, got \(height)") }
+        // The sampler's rules, checked before minutes go into building the random weights.
+        do {
+            try FluxSampler.validate(width: width, height: height, steps: 1, guidance: 3.5,
+                                     sizeMultiple: FluxSampler.sizeMultiple(vaeScaleFactor: Self.vaeScaleFactor))
+        } catch { throw ValidationError("\(error)") }
         guard t5Length >= 1 else { throw ValidationError("--t5-length must be ≥ 1, got \(t5Length)") }
         guard double >= 0, single >= 0 else { throw ValidationError("--double and --single must be ≥ 0") }
         guard TernaryFormat(rawValue: format) != nil else { throw ValidationError("--format must be i2 or t3, got '\(format)'") }
@@ -76,7 +82,7 @@ struct BenchFluxStepCommand: ParsableCommand {
         let weights = RandomTernaryWeights(config: config, format: format, seed: seed)
         let transformer = try FluxTransformer(config: config, weights: weights, mode: activation)
         let buildSeconds = Date().timeIntervalSince(buildStart)
-        let sampler = try FluxSampler(transformer: transformer, scheduler: scheduler, vaeScaleFactor: 8)
+        let sampler = try FluxSampler(transformer: transformer, scheduler: scheduler, vaeScaleFactor: Self.vaeScaleFactor)
         let out = try sampler.sample(promptEmbeds: promptEmbeds, pooled: pooled, seed: seed, steps: 1,
                                      width: width, height: height, guidance: 3.5)
         guard out.packed.storage.allSatisfy({ $0.isFinite }) else {

@@ -15,7 +15,7 @@ struct BenchGenerateCommand: ParsableCommand {
     @Option(help: "Denoising steps.") var steps = 8
     @Option(help: "Image width in pixels.") var width = 128
     @Option(help: "Image height in pixels.") var height = 128
-    @Option(help: "Activation mode of ternary block linears: f32 or int8.") var mode = "int8"
+    @OptionGroup var activation: ActivationModeOption
     @Option(name: .customLong("repeat"), help: "Timed images after the warm-up.") var repeats = 3
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @OptionGroup var kernelPathOption: KernelPathOption
@@ -49,33 +49,38 @@ struct BenchGenerateCommand: ParsableCommand {
 
     func run() throws {
         try kernelPathOption.apply()
-        let activation = try parseActivationMode(mode)
-        guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
         guard repeats >= 1 else { throw ValidationError("--repeat must be ≥ 1, got \(repeats)") }
         let folder = try ModelFolder.resolve(flag: model)
         let start = Date()
-        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation)
+        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation.mode)
         let loadSeconds = Date().timeIntervalSince(start)
         var request = FluxPipeline.Request(prompt: prompt, steps: steps, width: width, height: height,
                                            maxSequenceLength: pipeline.defaultMaxSequenceLength)
         trueCFG.apply(to: &request, defaults: pipeline.generationDefaults)
-        try pipeline.validate(request)
-        _ = try pipeline.generate(request) // warm-up: page faults of the mapped weights, first allocations
+        // One image as a worker makes it: the pipeline's pixels, then the PNG.
+        func image() throws -> (FluxPipeline.Timings, pngSeconds: Double) {
+            let result = try pipeline.generate(request)
+            let encodeStart = Date()
+            _ = try result.image.png()
+            return (result.timings, Date().timeIntervalSince(encodeStart))
+        }
+        _ = try image() // warm-up (and the request check): page faults of the mapped weights, first allocations
         var seconds: [Double] = [], cpuSeconds: [Double] = []
-        var last = FluxPipeline.Timings()
+        var last = (FluxPipeline.Timings(), pngSeconds: 0.0)
         for _ in 0..<repeats {
             let t0 = Date(), c0 = Self.processCPUSeconds()
-            last = try pipeline.generate(request).timings
+            last = try image()
             seconds.append(Date().timeIntervalSince(t0))
             cpuSeconds.append(Self.processCPUSeconds() - c0)
         }
+        let (phases, pngSeconds) = last
         let median = Self.median(seconds)
-        let report = Report(model: folder.path, mode: mode, prompt: prompt, steps: steps, width: width, height: height,
+        let report = Report(model: folder.path, mode: activation.mode.rawValue, prompt: prompt, steps: steps, width: width, height: height,
                             trueCFGScale: request.usesTrueCFG ? request.trueCFGScale : 1,
                             loadSeconds: loadSeconds, secondsPerImage: seconds, medianSecondsPerImage: median,
                             cpuSecondsPerImage: cpuSeconds, medianCPUSecondsPerImage: Self.median(cpuSeconds),
-                            phaseSeconds: ["tokenize": last.tokenize, "encode": last.encode, "denoise": last.denoise,
-                                           "vae_decode": last.vaeDecode, "png_encode": last.pngEncode],
+                            phaseSeconds: ["tokenize": phases.tokenize, "encode": phases.encode, "denoise": phases.denoise,
+                                           "vae_decode": phases.vaeDecode, "png_encode": pngSeconds],
                             peakRSSBytes: PeakRSS.bytes())
         if json {
             let encoder = JSONEncoder()
@@ -83,7 +88,7 @@ struct BenchGenerateCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print(String(format: "%@ (%@): %.4f s per image (median of %d; %.4f s of process CPU time), load %.3f s, peak RSS %.1f MB",
-                         folder.path, mode, median, repeats, report.medianCPUSecondsPerImage, loadSeconds,
+                         folder.path, activation.mode.rawValue, median, repeats, report.medianCPUSecondsPerImage, loadSeconds,
                          Double(report.peakRSSBytes) / 1e6))
         }
     }

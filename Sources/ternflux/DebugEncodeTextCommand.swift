@@ -23,20 +23,10 @@ struct DebugEncodeTextCommand: ParsableCommand {
     @Option(name: .customLong("max-sequence-length"), help: "T5 sequence length (1…512).")
     var maxSequenceLength: Int = 512
 
-    @Option(name: .long, help: "Activation mode for ternary linears: f32 or int8.")
-    var mode: String = "f32"
-
-    func validate() throws {
-        guard (1...512).contains(maxSequenceLength) else {
-            throw ValidationError("--max-sequence-length must be between 1 and 512, got \(maxSequenceLength)")
-        }
-        guard ActivationMode(rawValue: mode) != nil else {
-            throw ValidationError("--mode must be one of \(ActivationMode.allCases.map(\.rawValue).joined(separator: ", ")), got \(mode)")
-        }
-    }
+    @OptionGroup var activation: ActivationModeOption
 
     func run() throws {
-        let conditioner = try FluxTextConditioner(modelDirectory: URL(fileURLWithPath: model), mode: ActivationMode(rawValue: mode)!)
+        let conditioner = try FluxTextConditioner(modelDirectory: URL(fileURLWithPath: model), mode: activation.mode)
         let result = try conditioner.encode(prompt, maxSequenceLength: maxSequenceLength)
         for warning in result.warnings {
             FileHandle.standardError.write(Data(("warning: " + warning + "\n").utf8))

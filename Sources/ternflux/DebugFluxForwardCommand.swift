@@ -18,14 +18,10 @@ struct DebugFluxForwardCommand: ParsableCommand {
     @Option(help: "A transformer folder (config.json + *.safetensors).") var transformer: String
     @Option(help: "Input tensors (safetensors).") var inputs: String
     @Option(help: "Where to write `sample` (safetensors).") var output: String
-    @Option(help: "Activation mode of ternary block linears: f32 or int8.") var mode: String = "f32"
-
-    func validate() throws {
-        guard ActivationMode(rawValue: mode) != nil else { throw ValidationError("--mode must be f32 or int8, got '\(mode)'") }
-    }
+    @OptionGroup var activation: ActivationModeOption
 
     func run() throws {
-        let model = try FluxTransformer(directory: URL(fileURLWithPath: transformer), mode: ActivationMode(rawValue: mode)!)
+        let model = try FluxTransformer(directory: URL(fileURLWithPath: transformer), mode: activation.mode)
         let file = try SafeTensorsFile(url: URL(fileURLWithPath: inputs))
         func input(_ name: String) throws -> Tensor {
             guard file.contains(name) else { throw FluxCommandError("\(inputs) has no tensor '\(name)'") }
@@ -38,7 +34,7 @@ struct DebugFluxForwardCommand: ParsableCommand {
             guidance: guidance, imgIds: try input("img_ids"), txtIds: try input("txt_ids"))
         let writer = try SafeTensorsWriter(url: URL(fileURLWithPath: output),
                                            tensors: [TensorInfo(name: "sample", dtype: .f32, shape: sample.shape)],
-                                           metadata: ["producer": "ternflux debug flux-forward", "mode": mode])
+                                           metadata: ["producer": "ternflux debug flux-forward", "mode": activation.mode.rawValue])
         try writer.write("sample", floats: sample.storage)
         try writer.finish()
     }

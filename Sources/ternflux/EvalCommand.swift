@@ -33,17 +33,15 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("grid-per-task"), help: "Images per task in the grid (one row per task).")
     var gridPerTask = 4
     @Option(help: "Denoising steps (default: the model's).") var steps: Int?
-    @Option(help: "Activation mode of ternary block linears: f32 or int8.") var mode = "f32"
+    @OptionGroup var activation: ActivationModeOption
     @OptionGroup var trueCFG: TrueCFGOptions
 
     func validate() throws {
         guard imagesPerPrompt >= 1 else { throw ValidationError("--images-per-prompt must be ≥ 1, got \(imagesPerPrompt)") }
         guard gridPerTask >= 1 else { throw ValidationError("--grid-per-task must be ≥ 1, got \(gridPerTask)") }
-        if let steps, steps < 1 { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
     }
 
     func run() throws {
-        let activation = try parseActivationMode(mode)
         // Prompts first: a malformed file stops the run before any weights are loaded.
         let list: [(text: String, prompt: EvalPrompt)]
         if let prompts {
@@ -61,11 +59,10 @@ struct EvalCommand: ParsableCommand {
             }
         }
         let folder = try ModelFolder.resolve(flag: model)
-        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation)
+        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation.mode)
         var template = pipeline.defaultRequest(prompt: "")
         if let steps { template.steps = steps }
         trueCFG.apply(to: &template, defaults: pipeline.generationDefaults)
-        try pipeline.validate(template)
 
         var options = MiniGenEvalRun.Options()
         options.imagesPerPrompt = imagesPerPrompt
@@ -83,8 +80,9 @@ struct EvalCommand: ParsableCommand {
                 var request = template
                 request.prompt = text
                 request.seed = seed
-                let result = try pipeline.generate(request)
-                let image = try PNGReader.decode(result.png)
+                // The pixels are scored as the pipeline made them; generate checks the request (a bad --steps
+                // stops the run at the first image, before any weights are used).
+                let image = try pipeline.generate(request).image
                 return (image.rgb, image.width, image.height)
             },
             progress: { done, total, _ in

@@ -7,14 +7,6 @@ struct FluxCommandError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Parses an `--mode` value.
-func parseActivationMode(_ text: String) throws -> ActivationMode {
-    guard let mode = ActivationMode(rawValue: text) else {
-        throw FluxCommandError("--mode must be f32 or int8, got '\(text)'")
-    }
-    return mode
-}
-
 /// Peak resident set size of this process (getrusage ru_maxrss, kilobytes on Linux).
 enum PeakRSS {
     static func bytes() -> Int {

@@ -24,41 +24,40 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("max-sequence-length"), help: "T5 tokens (default: the model's tokenizer_2 model_max_length when below 512, else 512).")
     var maxSequenceLength: Int?
     @Option(help: "Output PNG file.") var out = "out.png"
-    @Option(help: "Activation mode of ternary block linears: f32 or int8.") var mode = "f32"
+    @OptionGroup var activation: ActivationModeOption
     @Flag(help: "Print the time of every phase on stderr.") var timings = false
     @OptionGroup var trueCFG: TrueCFGOptions
 
     func run() throws {
-        let activation = try parseActivationMode(mode)
         let folder = try ModelFolder.resolve(flag: model)
         let defaults = try GenerationDefaults.load(modelDirectory: folder)
-        let steps = self.steps ?? defaults.steps
-        var request = FluxPipeline.Request(prompt: prompt, seed: seed, steps: steps, width: width ?? defaults.width,
-                                           height: height ?? defaults.height, guidance: guidance ?? defaults.guidance,
-                                           maxSequenceLength: maxSequenceLength ?? 512)
+        var request = FluxPipeline.Request(prompt: prompt, seed: seed, steps: steps ?? defaults.steps, width: width ?? defaults.width,
+                                           height: height ?? defaults.height, guidance: guidance ?? defaults.guidance)
         trueCFG.apply(to: &request, defaults: defaults)
-        // Reject a bad step count before loading weights; sizes depend on the VAE and are checked after loading.
-        guard steps >= 1 else { throw FluxCommandError("--steps must be ≥ 1, got \(steps)") }
         var clock = Date()
-        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation)
-        if maxSequenceLength == nil { request.maxSequenceLength = pipeline.defaultMaxSequenceLength }
-        try pipeline.validate(request)
+        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation.mode)
+        request.maxSequenceLength = maxSequenceLength ?? pipeline.defaultMaxSequenceLength
         let loadSeconds = Date().timeIntervalSince(clock)
         clock = Date()
+        let steps = request.steps
+        // generate checks the request before it uses any weights.
         let result = try pipeline.generate(request) { step, seconds in
             if timings { FluxStderr.line(String(format: "denoise step %d/%d: %.3f s", step + 1, steps, seconds)) }
         }
         for warning in result.warnings { FluxStderr.line("warning: \(warning)") }
+        let encodeStart = Date()
+        let png = try result.image.png()
+        let pngSeconds = Date().timeIntervalSince(encodeStart)
         let url = URL(fileURLWithPath: out)
         do {
-            try Data(result.png).write(to: url)
+            try Data(png).write(to: url)
         } catch {
             throw FluxCommandError("cannot write \(url.path): \(error.localizedDescription)")
         }
         if timings {
             let t = result.timings
             FluxStderr.line(String(format: "load %.3f s | tokenize %.3f s | encode %.3f s | denoise %.3f s (%d steps) | vae decode %.3f s | png %.3f s | total %.3f s",
-                          loadSeconds, t.tokenize, t.encode, t.denoise, t.denoiseSteps.count, t.vaeDecode, t.pngEncode,
+                          loadSeconds, t.tokenize, t.encode, t.denoise, t.denoiseSteps.count, t.vaeDecode, pngSeconds,
                           Date().timeIntervalSince(clock)))
         }
         print(url.path)

@@ -24,7 +24,6 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Output root for BATCH/JOB.png (default: $TERNFLUX_OUTPUT_DIR, else ./out).")
     var output: String?
 
-    @Option(help: "Activation mode of the ternary linears.") var mode: ActivationMode = .f32
     @Option(name: .customLong("job-timeout"), help: "Seconds one job may run before it is failed (and retried).") var jobTimeout: Double = 600
     @Option(name: .customLong("shutdown-grace"), help: "Seconds the current job may still run after SIGTERM before it is handed back.") var shutdownGrace: Double = 60
     @Option(name: .customLong("exit-when-idle"), help: "Stop after this many seconds without a job (default: run until signalled).") var exitWhenIdle: Double?
@@ -41,6 +40,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var metricsPort: Int?
     @Option(name: .customLong("metrics-host"), help: "Address the HTTP listener binds.") var metricsHost = "0.0.0.0"
 
+    @OptionGroup var activation: ActivationModeOption
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var kafka: KafkaOptions
 
@@ -79,9 +79,9 @@ struct WorkerCommand: AsyncParsableCommand {
             generator = try FixedImageGenerator(modelNames: modelNames.isEmpty ? ["default"] : modelNames, delaySeconds: fixedImageDelay)
         } else {
             let folder = try ModelFolder.resolve(flag: model)
-            logger.info("loading model", metadata: ["folder": "\(folder.path)", "mode": "\(mode.rawValue)"])
+            logger.info("loading model", metadata: ["folder": "\(folder.path)", "mode": "\(activation.mode.rawValue)"])
             metrics.setModelFolder(folder)
-            generator = try FluxImageGenerator(modelDirectory: folder, mode: mode, extraNames: modelNames)
+            generator = try FluxImageGenerator(modelDirectory: folder, mode: activation.mode, extraNames: modelNames)
         }
         metrics.health.setModelLoaded()
         let worker = WorkerService(configuration: config, generator: generator, logger: logger, metrics: metrics,
@@ -106,5 +106,3 @@ struct WorkerCommand: AsyncParsableCommand {
         return port
     }
 }
-
-extension ActivationMode: ExpressibleByArgument {}

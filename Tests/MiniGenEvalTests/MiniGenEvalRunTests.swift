@@ -66,8 +66,7 @@ final class MiniGenEvalRunTests: XCTestCase {
             let request = pipeline.defaultRequest(prompt: text, seed: seed)
             XCTAssertTrue(request.usesTrueCFG)
             XCTAssertEqual(request.maxSequenceLength, 32)
-            let r = try pipeline.generate(request)
-            let image = try PNGReader.decode(r.png)
+            let image = try pipeline.generate(request).image
             return (image.rgb, image.width, image.height)
         }
         XCTAssertEqual(report.results.map(\.seed), [0, 1])

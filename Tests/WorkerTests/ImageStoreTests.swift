@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import FluxModel
 import JobModel
 @testable import Worker
 
@@ -25,6 +26,20 @@ final class ImageStoreTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: stored.url), Data(bytes))
         let files = try FileManager.default.contentsOfDirectory(atPath: stored.url.deletingLastPathComponent().path)
         XCTAssertEqual(files, ["\(job.uuidString.lowercased()).png"])
+    }
+
+    /// Pixels in, the PNG the encoder makes of them out, with both halves timed.
+    func testStoreEncodesPixelsAsPNG() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("imagestore-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let image = RGBImage(width: 4, height: 2, rgb: (0..<24).map { UInt8($0 * 10) })
+        let encoded = try ImageStore(root: root).store(image, batchID: UUID(), jobID: UUID())
+        let png = try image.png()
+        XCTAssertEqual(try Data(contentsOf: encoded.stored.url), Data(png))
+        XCTAssertEqual(encoded.stored.sha256, SHA256.hexDigest(png))
+        XCTAssertEqual(encoded.stored.bytes, png.count)
+        XCTAssertGreaterThanOrEqual(encoded.pngEncodeSeconds, 0)
+        XCTAssertGreaterThanOrEqual(encoded.storeSeconds, 0)
     }
 
     func testOrphanedTemporariesOfDeadProcessesAreRemoved() throws {

@@ -2,8 +2,8 @@ import Foundation
 import TernaryTensors
 
 /// diffusers' FluxPipeline for one prompt: text conditioning (CLIP pooled + T5 sequence), the flow-match
-/// denoising loop on packed latents, unpacking, z / scaling_factor + shift_factor, the VAE decoder and an
-/// 8-bit RGB PNG, with the wall time of every phase.
+/// denoising loop on packed latents, unpacking, z / scaling_factor + shift_factor, the VAE decoder and 8-bit
+/// RGB pixels (`output_type="pil"`), with the wall time of every phase. Encoding the pixels (PNG) is the caller's.
 public final class FluxPipeline: @unchecked Sendable {
     public struct Request: Sendable, Equatable {
         public var prompt: String
@@ -37,31 +37,29 @@ public final class FluxPipeline: @unchecked Sendable {
         public var usesTrueCFG: Bool { trueCFGScale > 1 && negativePrompt != nil }
     }
 
-    /// Seconds per phase.
+    /// Seconds per phase of one generation; the one timing type of a generation (the worker records it, adding
+    /// the PNG encode and store it does itself).
     public struct Timings: Sendable, Equatable, Codable {
-        /// CLIP and T5 tokenization.
+        /// CLIP and T5 tokenization (of the negative prompt too).
         public var tokenize: Double = 0
-        /// Both text encoders.
+        /// Both text encoders (on the negative prompt too).
         public var encode: Double = 0
         public var denoiseSteps: [Double] = []
+        /// The VAE decoder and the conversion of its output to 8-bit pixels.
         public var vaeDecode: Double = 0
-        public var pngEncode: Double = 0
         public var tokenizeEncode: Double { tokenize + encode }
         public var denoise: Double { denoiseSteps.reduce(0, +) }
-        public var total: Double { tokenize + encode + denoise + vaeDecode + pngEncode }
+        public var total: Double { tokenize + encode + denoise + vaeDecode }
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case tokenize = "tokenize_s", encode = "encode_s", denoiseSteps = "denoise_step_s",
-                 vaeDecode = "vae_decode_s", pngEncode = "png_encode_s"
+            case tokenize = "tokenize_s", encode = "encode_s", denoiseSteps = "denoise_step_s", vaeDecode = "vae_decode_s"
         }
     }
 
     public struct Result: Sendable {
-        public var png: [UInt8]
-        public var width: Int
-        public var height: Int
+        public var image: RGBImage
         /// Packed latents after the last step [1, S, C·4].
         public var finalLatents: Tensor
         public var timings: Timings
@@ -122,12 +120,12 @@ public final class FluxPipeline: @unchecked Sendable {
 
     public var transformer: FluxTransformer { sampler.transformer }
 
-    /// Checks a request without running anything.
+    /// Checks a request without running anything: the one check a request goes through (`generate` makes it
+    /// before any weights are used). Each rule is written once, by the part it protects: size, steps and
+    /// guidance by `FluxSampler`, the T5 length by `FluxTextConditioner`, the scale by `TrueCFG`.
     public func validate(_ request: Request) throws {
         try sampler.validate(width: request.width, height: request.height, steps: request.steps, guidance: request.guidance)
-        guard (1...512).contains(request.maxSequenceLength) else {
-            throw TextConditionerError.invalidMaxSequenceLength(request.maxSequenceLength)
-        }
+        try FluxTextConditioner.validate(maxSequenceLength: request.maxSequenceLength)
         try TrueCFG.validate(scale: request.trueCFGScale)
     }
 
@@ -135,35 +133,23 @@ public final class FluxPipeline: @unchecked Sendable {
     public func generate(_ request: Request, onStep: ((Int, Double) throws -> Void)? = nil) throws -> Result {
         try validate(request)
         var timings = Timings()
-        var clock = PhaseClock()
-        // FluxTextConditioner.encode, split so that tokenizing and encoding are timed apart.
-        let (clipTokens, t5Tokens, warnings) = try text.tokenize(request.prompt, maxSequenceLength: request.maxSequenceLength)
-        var negativeTokens: (clip: TokenizedPrompt, t5: TokenizedPrompt)?
-        if request.usesTrueCFG, let negativePrompt = request.negativePrompt {
-            let (c, t, _) = try text.tokenize(negativePrompt, maxSequenceLength: request.maxSequenceLength)
-            negativeTokens = (c, t)
+        let conditioning = try text.condition(request.prompt, negativePrompt: request.usesTrueCFG ? request.negativePrompt : nil,
+                                              maxSequenceLength: request.maxSequenceLength)
+        timings.tokenize = conditioning.tokenizeSeconds
+        timings.encode = conditioning.encodeSeconds
+        let negative = conditioning.negative.map {
+            TrueCFG.Negative(promptEmbeds: $0.promptEmbeds, pooled: $0.pooled, scale: request.trueCFGScale)
         }
-        timings.tokenize = clock.lap()
-        let pooled = try text.clipEncoder.encode(clipTokens.ids).pooled
-        let promptEmbeds = try text.t5Encoder.encode(t5Tokens.ids)
-        let negative = try negativeTokens.map {
-            TrueCFG.Negative(promptEmbeds: try text.t5Encoder.encode($0.t5.ids), pooled: try text.clipEncoder.encode($0.clip.ids).pooled,
-                             scale: request.trueCFGScale)
-        }
-        timings.encode = clock.lap()
-        let sampled = try sampler.sample(promptEmbeds: promptEmbeds, pooled: pooled,
-                                         seed: request.seed, steps: request.steps, width: request.width,
-                                         height: request.height, guidance: request.guidance, negative: negative,
-                                         onStep: onStep)
+        let sampled = try sampler.run(promptEmbeds: conditioning.prompt.promptEmbeds, pooled: conditioning.prompt.pooled,
+                                      seed: request.seed, steps: request.steps, width: request.width,
+                                      height: request.height, guidance: request.guidance, negative: negative,
+                                      onStep: onStep)
         timings.denoiseSteps = sampled.stepSeconds
-        _ = clock.lap()
+        var clock = PhaseClock()
         let decoded = try vae.decode(vaeInput(sampled))
+        let image = try ImagePostprocess.image(decoded, index: 0)
         timings.vaeDecode = clock.lap()
-        let rgb = try ImagePostprocess.toRGB8(decoded, index: 0)
-        let png = try PNGWriter.encodeRGB(rgb, width: decoded.shape[3], height: decoded.shape[2])
-        timings.pngEncode = clock.lap()
-        return Result(png: png, width: decoded.shape[3], height: decoded.shape[2], finalLatents: sampled.packed,
-                      timings: timings, warnings: warnings)
+        return Result(image: image, finalLatents: sampled.packed, timings: timings, warnings: conditioning.prompt.warnings)
     }
 
     /// Unpacked latents / scaling_factor + shift_factor, as FluxPipeline hands them to `vae.decode`.
@@ -173,15 +159,5 @@ public final class FluxPipeline: @unchecked Sendable {
         let shift = Float(vae.config.shiftFactor ?? 0)
         for i in z.storage.indices { z.storage[i] = z.storage[i] / scaling + shift }
         return z
-    }
-}
-
-/// Wall-clock laps for phase timings.
-struct PhaseClock {
-    private var last = DispatchTime.now().uptimeNanoseconds
-    mutating func lap() -> Double {
-        let now = DispatchTime.now().uptimeNanoseconds
-        defer { last = now }
-        return Double(now - last) / 1e9
     }
 }

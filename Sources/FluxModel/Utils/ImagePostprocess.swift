@@ -32,6 +32,12 @@ public enum ImagePostprocess {
         return out
     }
 
+    /// Image `index` of a [B, 3, H, W] sample as an `RGBImage`.
+    public static func image(_ sample: Tensor, index: Int) throws -> RGBImage {
+        let rgb = try toRGB8(sample, index: index)
+        return RGBImage(width: sample.shape[3], height: sample.shape[2], rgb: rgb)
+    }
+
     @inline(__always)
     static func quantize(_ x: Float) -> UInt8 {
         let v = min(max(x * 0.5 + 0.5, 0), 1)   // clamp; NaN is mapped to 0 below

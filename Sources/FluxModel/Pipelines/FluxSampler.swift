@@ -27,15 +27,22 @@ public struct FluxSampler: Sendable {
     /// Latent channels of the VAE (in_channels / 4).
     public var latentChannels: Int { transformer.config.inChannels / 4 }
     /// Image sizes must be multiples of this (16 for FLUX.1).
-    public var sizeMultiple: Int { vaeScaleFactor * 2 }
+    public var sizeMultiple: Int { Self.sizeMultiple(vaeScaleFactor: vaeScaleFactor) }
+    /// 2 × the VAE scale factor: one packed latent token covers a 2×2 patch of VAE latents.
+    public static func sizeMultiple(vaeScaleFactor: Int) -> Int { vaeScaleFactor * 2 }
 
-    public func validate(width: Int, height: Int, steps: Int, guidance: Float) throws {
-        let m = sizeMultiple
+    /// The sampling rules (size, steps, guidance), written only here: `FluxPipeline.validate` applies them to a
+    /// request, `sample` to its arguments, and a command may check its flags with them before it builds a model.
+    public static func validate(width: Int, height: Int, steps: Int, guidance: Float, sizeMultiple m: Int) throws {
         for (name, value) in [("width", width), ("height", height)] where value < m || value % m != 0 {
             throw FluxPipelineError.invalidRequest("\(name) must be a positive multiple of \(m), got \(value)")
         }
         guard steps >= 1 else { throw FluxPipelineError.invalidRequest("steps must be ≥ 1, got \(steps)") }
         guard guidance.isFinite else { throw FluxPipelineError.invalidRequest("guidance must be a finite number, got \(guidance)") }
+    }
+
+    public func validate(width: Int, height: Int, steps: Int, guidance: Float) throws {
+        try Self.validate(width: width, height: height, steps: steps, guidance: guidance, sizeMultiple: sizeMultiple)
     }
 
     /// Packed initial latents [1, (h/2)·(w/2), C·4] and their latent size, exactly as prepare_latents draws them.
@@ -49,7 +56,7 @@ public struct FluxSampler: Sendable {
 
     /// Runs every step. `onStep(i, seconds)` is called after each step with its wall time; throwing from it
     /// stops sampling (how a worker abandons a job between steps). With `negative` (scale > 1), every step is
-    /// guided by it as FluxPipeline's true classifier-free guidance.
+    /// guided by it as FluxPipeline's true classifier-free guidance. The arguments are checked first.
     public func sample(promptEmbeds: Tensor, pooled: Tensor, seed: UInt64, steps: Int, width: Int, height: Int,
                        guidance: Float, negative: TrueCFG.Negative? = nil,
                        onStep: ((Int, Double) throws -> Void)? = nil) throws -> SampledLatents {
@@ -64,6 +71,14 @@ public struct FluxSampler: Sendable {
                     + "\(negative.pooled.shape) must have the prompt's shapes \(promptEmbeds.shape) / \(pooled.shape)")
             }
         }
+        return try run(promptEmbeds: promptEmbeds, pooled: pooled, seed: seed, steps: steps, width: width,
+                       height: height, guidance: guidance, negative: negative, onStep: onStep)
+    }
+
+    /// `sample` without its checks, for `FluxPipeline.generate`, which has validated the request and made the
+    /// embeddings itself.
+    func run(promptEmbeds: Tensor, pooled: Tensor, seed: UInt64, steps: Int, width: Int, height: Int,
+             guidance: Float, negative: TrueCFG.Negative?, onStep: ((Int, Double) throws -> Void)?) throws -> SampledLatents {
         let guide = negative.flatMap { $0.scale > 1 ? $0 : nil }
         var (latents, h, w) = initialLatents(seed: seed, width: width, height: height)
         let imageSequenceLength = latents.shape[1]

@@ -23,6 +23,15 @@ public struct TextConditioning: Sendable {
     }
 }
 
+/// The conditioning of one generation request: the prompt's, the negative prompt's when classifier-free guidance
+/// runs, and the wall time of tokenizing and of encoding both.
+public struct PromptConditioning: Sendable {
+    public var prompt: TextConditioning
+    public var negative: TextConditioning?
+    public var tokenizeSeconds: Double
+    public var encodeSeconds: Double
+}
+
 public enum TextConditionerError: Error, CustomStringConvertible, Equatable {
     case invalidMaxSequenceLength(Int)
 
@@ -61,12 +70,32 @@ public final class FluxTextConditioner: @unchecked Sendable {
         clipMaxLength = clipTokenizer.modelMaxLength ?? 77
     }
 
-    public func encode(_ prompt: String, maxSequenceLength: Int = 512) throws -> TextConditioning {
+    /// The T5 length rule (FluxPipeline accepts 1…512), written only here.
+    public static func validate(maxSequenceLength: Int) throws {
         guard (1...512).contains(maxSequenceLength) else { throw TextConditionerError.invalidMaxSequenceLength(maxSequenceLength) }
+    }
+
+    public func encode(_ prompt: String, maxSequenceLength: Int = 512) throws -> TextConditioning {
+        try Self.validate(maxSequenceLength: maxSequenceLength)
+        return try condition(prompt, negativePrompt: nil, maxSequenceLength: maxSequenceLength).prompt
+    }
+
+    /// The prompt and, when given, the negative prompt: both tokenized, then both encoded, each phase timed. The
+    /// warnings are the prompt's (diffusers logs none for the negative prompt either). `maxSequenceLength` has been
+    /// checked by the caller (`FluxPipeline.validate`, or `encode`).
+    func condition(_ prompt: String, negativePrompt: String?, maxSequenceLength: Int) throws -> PromptConditioning {
+        var clock = PhaseClock()
         let (clip, t5, warnings) = try tokenize(prompt, maxSequenceLength: maxSequenceLength)
-        let pooled = try clipEncoder.encode(clip.ids).pooled
-        let embeds = try t5Encoder.encode(t5.ids)
-        return TextConditioning(clipInputIDs: clip.ids, t5InputIDs: t5.ids, pooled: pooled, promptEmbeds: embeds, warnings: warnings)
+        let negativeTokens = try negativePrompt.map { try tokenize($0, maxSequenceLength: maxSequenceLength) }
+        let tokenizeSeconds = clock.lap()
+        func encoded(_ clip: TokenizedPrompt, _ t5: TokenizedPrompt, _ warnings: [String]) throws -> TextConditioning {
+            TextConditioning(clipInputIDs: clip.ids, t5InputIDs: t5.ids, pooled: try clipEncoder.encode(clip.ids).pooled,
+                             promptEmbeds: try t5Encoder.encode(t5.ids), warnings: warnings)
+        }
+        let positive = try encoded(clip, t5, warnings)
+        let negative = try negativeTokens.map { try encoded($0.clip, $0.t5, []) }
+        return PromptConditioning(prompt: positive, negative: negative, tokenizeSeconds: tokenizeSeconds,
+                                  encodeSeconds: clock.lap())
     }
 
     /// Both tokenizations and the warnings diffusers logs for them.

@@ -82,11 +82,9 @@ struct Conv2D {
 
     enum Algorithm { case automatic, direct, winograd }
 
-    /// Winograd pays off when both channel counts are large enough for its 16 sgemms to dominate the transforms.
-    /// Measured on the AVX-512 machine (2026-12-01, docs/benchmarks.md "Winograd threshold"): at ≤ 64 channels
-    /// (the shipped model's VAE) the direct path's nine sgemms are faster (a 128×128 image 0.044 → 0.040 s); at
-    /// FLUX.1's 128–512 channels Winograd is (256×256 decode 4.45 → 4.2 s, 18 % less CPU). On the earlier AVX2-only
-    /// machine it already paid off from 32 channels.
+    /// Winograd pays off when both channel counts are large enough for its 16 sgemms to dominate the transforms:
+    /// from 128 channels (FLUX.1's VAE); below, the direct path's nine sgemms are faster (the shipped model's VAE).
+    /// Measurements: docs/benchmarks.md, "Winograd threshold".
     var prefersWinograd: Bool { kernel == 3 && min(inChannels, outChannels) >= 128 }
 
     func callAsFunction(_ x: FeatureMap, upsample: Bool = false, algorithm: Algorithm = .automatic) -> FeatureMap {

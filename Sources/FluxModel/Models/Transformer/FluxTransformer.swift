@@ -24,76 +24,29 @@ public final class FluxTransformer: @unchecked Sendable {
         try self.init(config: config, weights: try SafeTensorsCheckpoint(directory: directory), mode: mode)
     }
 
+    /// Builds every layer from its entry in `FluxParameterLayout`, each checked against the shape the config
+    /// implies; a checkpoint holding tensors of a bigger config (more blocks, a guidance embedder) is rejected first.
     public init(config: FluxTransformerConfig, weights: any WeightSource, mode: ActivationMode = .f32) throws {
         try config.validate()
         self.config = config
         self.mode = mode
+        let layout = FluxParameterLayout(config: config)
         let loader = FluxWeightLoader(weights: weights, mode: mode)
-        let d = config.innerDim, hd = config.attentionHeadDim, mlp = config.mlpHiddenDim
-        xEmbedder = try loader.linear("x_embedder", config.inChannels, d)
-        contextEmbedder = try loader.linear("context_embedder", config.jointAttentionDim, d)
-        timeLinear1 = try loader.linear("time_text_embed.timestep_embedder.linear_1", 256, d)
-        timeLinear2 = try loader.linear("time_text_embed.timestep_embedder.linear_2", d, d)
-        if config.guidanceEmbeds {
-            guidanceLinear1 = try loader.linear("time_text_embed.guidance_embedder.linear_1", 256, d)
-            guidanceLinear2 = try loader.linear("time_text_embed.guidance_embedder.linear_2", d, d)
-        } else {
-            guidanceLinear1 = nil
-            guidanceLinear2 = nil
-            if weights.contains("time_text_embed.guidance_embedder.linear_1.weight") {
-                throw FluxTransformerError.unexpectedTensor("time_text_embed.guidance_embedder.linear_1.weight",
-                                                            "guidance_embeds is false")
-            }
+        for tensor in layout.unexpected where weights.contains(tensor.name) {
+            throw FluxTransformerError.unexpectedTensor(tensor.name, tensor.reason)
         }
-        textLinear1 = try loader.linear("time_text_embed.text_embedder.linear_1", config.pooledProjectionDim, d)
-        textLinear2 = try loader.linear("time_text_embed.text_embedder.linear_2", d, d)
-
-        var doubles: [FluxDoubleBlock] = []
-        doubles.reserveCapacity(config.numLayers)
-        for i in 0..<config.numLayers {
-            let p = "transformer_blocks.\(i)"
-            doubles.append(FluxDoubleBlock(
-                norm1: try loader.linear("\(p).norm1.linear", d, 6 * d),
-                norm1Context: try loader.linear("\(p).norm1_context.linear", d, 6 * d),
-                toQ: try loader.linear("\(p).attn.to_q", d, d),
-                toK: try loader.linear("\(p).attn.to_k", d, d),
-                toV: try loader.linear("\(p).attn.to_v", d, d),
-                addQ: try loader.linear("\(p).attn.add_q_proj", d, d),
-                addK: try loader.linear("\(p).attn.add_k_proj", d, d),
-                addV: try loader.linear("\(p).attn.add_v_proj", d, d),
-                toOut: try loader.linear("\(p).attn.to_out.0", d, d),
-                toAddOut: try loader.linear("\(p).attn.to_add_out", d, d),
-                normQ: try loader.vector("\(p).attn.norm_q.weight", hd),
-                normK: try loader.vector("\(p).attn.norm_k.weight", hd),
-                normAddedQ: try loader.vector("\(p).attn.norm_added_q.weight", hd),
-                normAddedK: try loader.vector("\(p).attn.norm_added_k.weight", hd),
-                ff1: try loader.linear("\(p).ff.net.0.proj", d, mlp),
-                ff2: try loader.linear("\(p).ff.net.2", mlp, d),
-                ffContext1: try loader.linear("\(p).ff_context.net.0.proj", d, mlp),
-                ffContext2: try loader.linear("\(p).ff_context.net.2", mlp, d)))
-        }
-        try loader.rejectExtra("transformer_blocks.\(config.numLayers).norm1.linear.weight",
-                               "num_layers is \(config.numLayers)")
-        var singles: [FluxSingleBlock] = []
-        singles.reserveCapacity(config.numSingleLayers)
-        for i in 0..<config.numSingleLayers {
-            let p = "single_transformer_blocks.\(i)"
-            singles.append(FluxSingleBlock(
-                norm: try loader.linear("\(p).norm.linear", d, 3 * d),
-                toQ: try loader.linear("\(p).attn.to_q", d, d),
-                toK: try loader.linear("\(p).attn.to_k", d, d),
-                toV: try loader.linear("\(p).attn.to_v", d, d),
-                normQ: try loader.vector("\(p).attn.norm_q.weight", hd),
-                normK: try loader.vector("\(p).attn.norm_k.weight", hd),
-                projMLP: try loader.linear("\(p).proj_mlp", d, mlp),
-                projOut: try loader.linear("\(p).proj_out", d + mlp, d)))
-        }
-        try loader.rejectExtra("single_transformer_blocks.\(config.numSingleLayers).norm.linear.weight",
-                               "num_single_layers is \(config.numSingleLayers)")
-        doubleBlocks = doubles
-        singleBlocks = singles
-        normOut = try loader.linear("norm_out.linear", d, 2 * d)
-        projOut = try loader.linear("proj_out", d, config.patchSize * config.patchSize * config.resolvedOutChannels)
+        xEmbedder = try loader.linear(layout.xEmbedder)
+        contextEmbedder = try loader.linear(layout.contextEmbedder)
+        timeLinear1 = try loader.linear(layout.timeLinear1)
+        timeLinear2 = try loader.linear(layout.timeLinear2)
+        guidanceLinear1 = try layout.guidanceLinear1.map(loader.linear)
+        guidanceLinear2 = try layout.guidanceLinear2.map(loader.linear)
+        textLinear1 = try loader.linear(layout.textLinear1)
+        textLinear2 = try loader.linear(layout.textLinear2)
+        doubleBlocks = try layout.doubleBlocks.map { try FluxDoubleBlock($0, loader) }
+        singleBlocks = try layout.singleBlocks.map { try FluxSingleBlock($0, loader) }
+        normOut = try loader.linear(layout.normOut)
+        projOut = try loader.linear(layout.projOut)
     }
 
     /// The activation buffers of the last forward pass, kept for the next one (the steps of one image all have
@@ -218,16 +171,17 @@ public final class FluxTransformer: @unchecked Sendable {
     }
 }
 
-/// Reads parameters through a `WeightSource`, checking each against the shape the config implies.
+/// Reads parameters through a `WeightSource`, checking each against the shape its layout entry gives.
 struct FluxWeightLoader {
     let weights: any WeightSource
     let mode: ActivationMode
 
-    func linear(_ prefix: String, _ inFeatures: Int, _ outFeatures: Int) throws -> any LinearLayer {
-        let weightName = prefix + ".weight", biasName = prefix + ".bias"
+    func linear(_ entry: FluxParameterLayout.Linear) throws -> any LinearLayer {
+        let (weightName, biasName) = (entry.weightName, entry.biasName)
+        let (inFeatures, outFeatures) = (entry.inFeatures, entry.outFeatures)
         guard weights.contains(weightName) else { throw FluxTransformerError.missingTensor(weightName) }
         guard weights.contains(biasName) else { throw FluxTransformerError.missingTensor(biasName) }
-        let layer = try weights.linear(prefix, mode: mode)
+        let layer = try weights.linear(entry.prefix, mode: mode)
         guard layer.inFeatures == inFeatures, layer.outFeatures == outFeatures else {
             throw FluxTransformerError.shapeMismatch(tensor: weightName, expected: [outFeatures, inFeatures],
                                                      found: [layer.outFeatures, layer.inFeatures])
@@ -239,16 +193,34 @@ struct FluxWeightLoader {
         return layer
     }
 
-    func vector(_ name: String, _ count: Int) throws -> [Float] {
-        guard weights.contains(name) else { throw FluxTransformerError.missingTensor(name) }
-        let t = try weights.tensor(name)
-        guard t.shape == [count] else {
-            throw FluxTransformerError.shapeMismatch(tensor: name, expected: [count], found: t.shape)
+    func vector(_ entry: FluxParameterLayout.Vector) throws -> [Float] {
+        guard weights.contains(entry.name) else { throw FluxTransformerError.missingTensor(entry.name) }
+        let t = try weights.tensor(entry.name)
+        guard t.shape == [entry.count] else {
+            throw FluxTransformerError.shapeMismatch(tensor: entry.name, expected: [entry.count], found: t.shape)
         }
         return t.storage
     }
+}
 
-    func rejectExtra(_ name: String, _ why: String) throws {
-        if weights.contains(name) { throw FluxTransformerError.unexpectedTensor(name, why) }
+extension FluxDoubleBlock {
+    init(_ l: FluxParameterLayout.DoubleBlock, _ loader: FluxWeightLoader) throws {
+        self.init(norm1: try loader.linear(l.norm1), norm1Context: try loader.linear(l.norm1Context),
+                  toQ: try loader.linear(l.toQ), toK: try loader.linear(l.toK), toV: try loader.linear(l.toV),
+                  addQ: try loader.linear(l.addQ), addK: try loader.linear(l.addK), addV: try loader.linear(l.addV),
+                  toOut: try loader.linear(l.toOut), toAddOut: try loader.linear(l.toAddOut),
+                  normQ: try loader.vector(l.normQ), normK: try loader.vector(l.normK),
+                  normAddedQ: try loader.vector(l.normAddedQ), normAddedK: try loader.vector(l.normAddedK),
+                  ff1: try loader.linear(l.ff1), ff2: try loader.linear(l.ff2),
+                  ffContext1: try loader.linear(l.ffContext1), ffContext2: try loader.linear(l.ffContext2))
+    }
+}
+
+extension FluxSingleBlock {
+    init(_ l: FluxParameterLayout.SingleBlock, _ loader: FluxWeightLoader) throws {
+        self.init(norm: try loader.linear(l.norm),
+                  toQ: try loader.linear(l.toQ), toK: try loader.linear(l.toK), toV: try loader.linear(l.toV),
+                  normQ: try loader.vector(l.normQ), normK: try loader.vector(l.normK),
+                  projMLP: try loader.linear(l.projMLP), projOut: try loader.linear(l.projOut))
     }
 }
