@@ -57,11 +57,6 @@ public struct BatchLineError: Error, Sendable, Equatable, CustomStringConvertibl
     public let lineNumber: Int
     public let message: String
 
-    public init(lineNumber: Int, message: String) {
-        self.lineNumber = lineNumber
-        self.message = message
-    }
-
     public var description: String { "line \(lineNumber): \(message)" }
 }
 

@@ -5,11 +5,6 @@ public struct PromptFileLineError: Error, Sendable, Equatable, CustomStringConve
     public let lineNumber: Int
     public let message: String
 
-    public init(lineNumber: Int, message: String) {
-        self.lineNumber = lineNumber
-        self.message = message
-    }
-
     public var description: String { "line \(lineNumber): \(message)" }
 }
 

@@ -52,9 +52,7 @@ struct BenchDensityCommand: ParsableCommand {
                             t5Length: t5Length, weightFileBytes: Self.safetensorsBytes(under: folder),
                             loadAverage: Self.loadAverage(), measurements: measurements)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try ReportFormatting.printJSON(report, pretty: false)
             return
         }
         print(String(format: "weights on disk (safetensors under the folder): %.1f MB", Double(report.weightFileBytes) / 1e6))

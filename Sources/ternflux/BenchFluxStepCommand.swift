@@ -129,9 +129,7 @@ struct BenchFluxStepCommand: ParsableCommand {
                             cores: ProcessInfo.processInfo.activeProcessorCount, results: results,
                             peakRSSBytes: PeakRSS.bytes())
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try ReportFormatting.printJSON(report, pretty: false)
         } else {
             print(String(format: "peak RSS %.2f GB (%d×%d image → %d tokens, T5 length %d, %d double + %d single blocks, %@)",
                          Double(report.peakRSSBytes) / 1e9, width, height, imageTokens, t5Length, double, single,

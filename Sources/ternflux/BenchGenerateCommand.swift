@@ -83,9 +83,7 @@ struct BenchGenerateCommand: ParsableCommand {
                                            "vae_decode": phases.vaeDecode, "png_encode": pngSeconds],
                             peakRSSBytes: PeakRSS.bytes())
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try ReportFormatting.printJSON(report, pretty: false)
         } else {
             print(String(format: "%@ (%@): %.4f s per image (median of %d; %.4f s of process CPU time), load %.3f s, peak RSS %.1f MB",
                          folder.path, activation.mode.rawValue, median, repeats, report.medianCPUSecondsPerImage, loadSeconds,

@@ -87,10 +87,7 @@ struct BenchKernelsCommand: ParsableCommand {
         }
         if json {
             struct Report: Encodable { let environment: [String: String]; let results: [KernelBenchmarkResult] }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let data = try encoder.encode(Report(environment: environment, results: results))
-            print(String(decoding: data, as: UTF8.self))
+            try ReportFormatting.printJSON(Report(environment: environment, results: results))
         }
     }
 

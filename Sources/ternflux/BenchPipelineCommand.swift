@@ -68,9 +68,7 @@ struct BenchPipelineCommand: ParsableCommand {
         config.workers = workers
         let report = try PipelineBenchmark(configuration: config, progress: { note($0) }).run()
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try ReportFormatting.printJSON(report)
         } else {
             print(Self.text(report))
         }

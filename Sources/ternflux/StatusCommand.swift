@@ -62,11 +62,12 @@ struct StatusCommand: ParsableCommand {
     }
 }
 
-/// Shared text and JSON output of the report commands.
+/// Shared text and JSON output of the report and bench commands.
 enum ReportFormatting {
-    static func printJSON<T: Encodable>(_ value: T) throws {
+    /// `value` as JSON on stdout, keys sorted; `pretty: false` prints one line (what the bench scripts read).
+    static func printJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
             try container.encode(time(date, fractional: true))

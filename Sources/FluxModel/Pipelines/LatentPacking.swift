@@ -12,21 +12,7 @@ public enum LatentPacking {
         var out = Tensor(zeros: [b, hh * ww, c * 4])
         latents.storage.withUnsafeBufferPointer { src in
             out.storage.withUnsafeMutableBufferPointer { dst in
-                for bi in 0..<b {
-                    for y in 0..<hh {
-                        for x in 0..<ww {
-                            let token = (bi * hh * ww + y * ww + x) * c * 4
-                            for ci in 0..<c {
-                                for dy in 0..<2 {
-                                    for dx in 0..<2 {
-                                        dst[token + ci * 4 + dy * 2 + dx] =
-                                            src[((bi * c + ci) * h + 2 * y + dy) * w + 2 * x + dx]
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+                forEachPatchElement(batch: b, channels: c, height: h, width: w) { packed, latent in dst[packed] = src[latent] }
             }
         }
         return out
@@ -36,28 +22,33 @@ public enum LatentPacking {
     public static func unpack(_ packed: Tensor, latentHeight h: Int, latentWidth w: Int) -> Tensor {
         precondition(packed.rank == 3 && packed.shape[1] == (h / 2) * (w / 2) && packed.shape[2] % 4 == 0,
                      "packed latents \(packed.shape) do not match a \(h)×\(w) latent")
-        let b = packed.shape[0], c = packed.shape[2] / 4, hh = h / 2, ww = w / 2
+        let b = packed.shape[0], c = packed.shape[2] / 4
         var out = Tensor(zeros: [b, c, h, w])
         packed.storage.withUnsafeBufferPointer { src in
             out.storage.withUnsafeMutableBufferPointer { dst in
-                for bi in 0..<b {
-                    for y in 0..<hh {
-                        for x in 0..<ww {
-                            let token = (bi * hh * ww + y * ww + x) * c * 4
-                            for ci in 0..<c {
-                                for dy in 0..<2 {
-                                    for dx in 0..<2 {
-                                        dst[((bi * c + ci) * h + 2 * y + dy) * w + 2 * x + dx] =
-                                            src[token + ci * 4 + dy * 2 + dx]
-                                    }
-                                }
-                            }
+                forEachPatchElement(batch: b, channels: c, height: h, width: w) { packed, latent in dst[latent] = src[packed] }
+            }
+        }
+        return out
+    }
+
+    /// Calls `body(packedIndex, latentIndex)` for every element: the packed [B, (h/2)·(w/2), C·4] index (feature
+    /// `c·4 + dy·2 + dx` of token `y·(w/2) + x`) and the [B, C, h, w] index of the same value.
+    @inline(__always)
+    static func forEachPatchElement(batch b: Int, channels c: Int, height h: Int, width w: Int, _ body: (Int, Int) -> Void) {
+        let hh = h / 2, ww = w / 2
+        for bi in 0..<b {
+            for y in 0..<hh {
+                for x in 0..<ww {
+                    let token = (bi * hh * ww + y * ww + x) * c * 4
+                    for ci in 0..<c {
+                        for dy in 0..<2 {
+                            for dx in 0..<2 { body(token + ci * 4 + dy * 2 + dx, ((bi * c + ci) * h + 2 * y + dy) * w + 2 * x + dx) }
                         }
                     }
                 }
             }
         }
-        return out
     }
 
     /// Position ids [(h/2)·(w/2), 3] of the packed tokens: (0, row, column) (`_prepare_latent_image_ids`).

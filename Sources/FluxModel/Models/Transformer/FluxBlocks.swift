@@ -8,27 +8,34 @@ import TernaryTensors
 final class FluxWorkspace {
     let batch: Int, textLength: Int, imageLength: Int, dim: Int, mlp: Int
     var n: Int { textLength + imageLength }
-    /// Residual stream.
-    var h: [Float]
+    /// Residual stream [batch·n, dim].
+    let h: UnsafeMutablePointer<Float>
     /// Normalised input of the projections; reused for the attention output of double blocks.
-    var x: [Float]
-    var q: [Float], k: [Float], v: [Float]
-    /// Feed-forward hidden rows / single-block MLP rows.
-    var f: [Float]
-    /// Single blocks' proj_out input [attention (dim) | gelu(mlp) (mlp)], allocated only when needed.
-    var cat: [Float]
+    let x: UnsafeMutablePointer<Float>
+    let q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+    /// Feed-forward hidden rows / single-block MLP rows [batch·n, mlp].
+    let f: UnsafeMutablePointer<Float>
+    /// Single blocks' proj_out input [attention (dim) | gelu(mlp) (mlp)]; empty without single blocks.
+    let cat: UnsafeMutablePointer<Float>
+    private let buffers: [(UnsafeMutablePointer<Float>, Int)]
 
     init(batch: Int, textLength: Int, imageLength: Int, dim: Int, mlp: Int, singleBlocks: Bool) {
         self.batch = batch; self.textLength = textLength; self.imageLength = imageLength
         self.dim = dim; self.mlp = mlp
         let rows = batch * (textLength + imageLength)
-        h = [Float](repeating: 0, count: rows * dim)
-        x = [Float](repeating: 0, count: rows * dim)
-        q = [Float](repeating: 0, count: rows * dim)
-        k = [Float](repeating: 0, count: rows * dim)
-        v = [Float](repeating: 0, count: rows * dim)
-        f = [Float](repeating: 0, count: rows * mlp)
-        cat = singleBlocks ? [Float](repeating: 0, count: rows * (dim + mlp)) : []
+        func zeros(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            p.initialize(repeating: 0, count: max(count, 1))
+            return (p, max(count, 1))
+        }
+        let all = [zeros(rows * dim), zeros(rows * dim), zeros(rows * dim), zeros(rows * dim), zeros(rows * dim),
+                   zeros(rows * mlp), zeros(singleBlocks ? rows * (dim + mlp) : 0)]
+        (h, x, q, k, v, f, cat) = (all[0].0, all[1].0, all[2].0, all[3].0, all[4].0, all[5].0, all[6].0)
+        buffers = all
+    }
+
+    deinit {
+        for (p, count) in buffers { p.deinitialize(count: count); p.deallocate() }
     }
 }
 
@@ -46,16 +53,9 @@ struct FluxDoubleBlock {
         let d = w.dim, t = w.textLength, s = w.imageLength, n = w.n, mlp = w.mlp
         // AdaLayerNormZero: (shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp) per batch item.
         let mod = norm1(siluTemb).storage, modC = norm1Context(siluTemb).storage
-        w.h.withUnsafeMutableBufferPointer { hb in
-        w.x.withUnsafeMutableBufferPointer { xb in
-        w.q.withUnsafeMutableBufferPointer { qb in
-        w.k.withUnsafeMutableBufferPointer { kb in
-        w.v.withUnsafeMutableBufferPointer { vb in
-        w.f.withUnsafeMutableBufferPointer { fb in
+        let (H, X, Q, K, V, F) = (w.h, w.x, w.q, w.k, w.v, w.f)
         mod.withUnsafeBufferPointer { mp in
         modC.withUnsafeBufferPointer { mcp in
-            let H = hb.baseAddress!, X = xb.baseAddress!, Q = qb.baseAddress!, K = kb.baseAddress!
-            let V = vb.baseAddress!, F = fb.baseAddress!
             for b in 0..<w.batch {
                 let m = mp.baseAddress! + b * 6 * d, mc = mcp.baseAddress! + b * 6 * d
                 let txt = b * n, img = b * n + t
@@ -99,7 +99,7 @@ struct FluxDoubleBlock {
                 RowOps.gatedAdd(H + img * d, Q + img * d, rows: s, dim: d, gate: m + 5 * d)
                 RowOps.gatedAdd(H + txt * d, Q + txt * d, rows: t, dim: d, gate: mc + 5 * d)
             }
-        }}}}}}}}
+        }}
     }
 }
 
@@ -114,16 +114,8 @@ struct FluxSingleBlock {
         let d = w.dim, n = w.n, mlp = w.mlp, cw = d + mlp
         // AdaLayerNormZeroSingle: (shift, scale, gate).
         let mod = norm(siluTemb).storage
-        w.h.withUnsafeMutableBufferPointer { hb in
-        w.x.withUnsafeMutableBufferPointer { xb in
-        w.q.withUnsafeMutableBufferPointer { qb in
-        w.k.withUnsafeMutableBufferPointer { kb in
-        w.v.withUnsafeMutableBufferPointer { vb in
-        w.f.withUnsafeMutableBufferPointer { fb in
-        w.cat.withUnsafeMutableBufferPointer { cb in
+        let (H, X, Q, K, V, F, C) = (w.h, w.x, w.q, w.k, w.v, w.f, w.cat)
         mod.withUnsafeBufferPointer { mp in
-            let H = hb.baseAddress!, X = xb.baseAddress!, Q = qb.baseAddress!, K = kb.baseAddress!
-            let V = vb.baseAddress!, F = fb.baseAddress!, C = cb.baseAddress!
             let rows = w.batch * n
             for b in 0..<w.batch {
                 let m = mp.baseAddress! + b * 3 * d
@@ -149,6 +141,6 @@ struct FluxSingleBlock {
                 let m = mp.baseAddress! + b * 3 * d
                 RowOps.gatedAdd(H + b * n * d, Q + b * n * d, rows: n, dim: d, gate: m + 2 * d)
             }
-        }}}}}}}}
+        }
     }
 }

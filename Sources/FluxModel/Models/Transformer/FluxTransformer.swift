@@ -131,14 +131,12 @@ public final class FluxTransformer: @unchecked Sendable {
 
         let w = takeWorkspace(batch: b, textLength: t, imageLength: s)
         defer { returnWorkspace(w) }
-        w.h.withUnsafeMutableBufferPointer { hb in
-            let H = hb.baseAddress!
-            encoderHiddenStates.storage.withUnsafeBufferPointer { e in
-                hiddenStates.storage.withUnsafeBufferPointer { x in
-                    for bi in 0..<b {
-                        contextEmbedder.apply(e.baseAddress! + bi * t * c.jointAttentionDim, rows: t, into: H + bi * n * d)
-                        xEmbedder.apply(x.baseAddress! + bi * s * c.inChannels, rows: s, into: H + (bi * n + t) * d)
-                    }
+        let H = w.h
+        encoderHiddenStates.storage.withUnsafeBufferPointer { e in
+            hiddenStates.storage.withUnsafeBufferPointer { x in
+                for bi in 0..<b {
+                    contextEmbedder.apply(e.baseAddress! + bi * t * c.jointAttentionDim, rows: t, into: H + bi * n * d)
+                    xEmbedder.apply(x.baseAddress! + bi * s * c.inChannels, rows: s, into: H + (bi * n + t) * d)
                 }
             }
         }
@@ -153,17 +151,12 @@ public final class FluxTransformer: @unchecked Sendable {
         let mod = normOut(siluTemb).storage
         let outDim = projOut.outFeatures
         var out = Tensor(zeros: [b, s, outDim])
-        w.h.withUnsafeBufferPointer { hb in
-            w.x.withUnsafeMutableBufferPointer { xb in
-                mod.withUnsafeBufferPointer { mp in
-                    out.storage.withUnsafeMutableBufferPointer { ob in
-                        for bi in 0..<b {
-                            let m = mp.baseAddress! + bi * 2 * d
-                            let src = hb.baseAddress! + (bi * n + t) * d
-                            RowOps.layerNormModulate(src, xb.baseAddress!, rows: s, dim: d, scale: m, shift: m + d)
-                            projOut.apply(xb.baseAddress!, rows: s, into: ob.baseAddress! + bi * s * outDim)
-                        }
-                    }
+        mod.withUnsafeBufferPointer { mp in
+            out.storage.withUnsafeMutableBufferPointer { ob in
+                for bi in 0..<b {
+                    let m = mp.baseAddress! + bi * 2 * d
+                    RowOps.layerNormModulate(w.h + (bi * n + t) * d, w.x, rows: s, dim: d, scale: m, shift: m + d)
+                    projOut.apply(w.x, rows: s, into: ob.baseAddress! + bi * s * outDim)
                 }
             }
         }
