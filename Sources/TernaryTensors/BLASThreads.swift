@@ -1,9 +1,9 @@
 import COpenBLAS
 import Foundation
 
-/// How many threads OpenBLAS may use for one sgemm. Its own threads only pay off on large products: on the
-/// shipped model's small ones (a few million multiply-adds) waking them cost more than they saved — setting
-/// OpenBLAS to one thread made a 128×128 image 0.078 → 0.065 s and halved its CPU time (docs/benchmarks.md).
+/// How many threads OpenBLAS may use for one sgemm. Its own threads only pay off on large products: on small
+/// ones (a few million multiply-adds, like the shipped model's) waking them costs more than it saves
+/// (measurements in docs/benchmarks.md).
 /// Call sites outside a parallel region call `prepare` before each sgemm; regions that split work over the
 /// cores themselves (blocked attention, Winograd bands) call `useOneThread` first.
 public enum BLASThreads {

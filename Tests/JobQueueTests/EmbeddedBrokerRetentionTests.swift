@@ -4,9 +4,8 @@ import XCTest
 @testable import JobQueue
 import DevServices
 
-/// Found by the load run: the embedded broker (librdkafka's mock cluster) keeps only ~5 MiB per partition
-/// and silently drops older records, so a 100 000-job batch on 4 partitions lost ~40 % of its jobs before
-/// any worker read them. The broker now reports where each partition's log starts (dev-broker warns).
+/// The embedded broker (librdkafka's mock cluster) keeps only ~5 MiB per partition and silently drops older
+/// records; it reports where each partition's log starts, so dev-broker can warn (docs/reliability.md).
 final class EmbeddedBrokerRetentionTests: XCTestCase {
     func testDiscardedRecordsShowInTheFirstRetainedOffset() throws {
         let broker = try EmbeddedBroker(topics: ["small": 1, "large": 1])

@@ -6,9 +6,9 @@ import DevServices
 import Worker
 import XCTest
 
-/// The load run found jobs marked enqueued whose records the embedded broker had discarded before any worker
-/// read them: queued forever, and plain `ternflux requeue` only looks at jobs never enqueued.
-/// `ternflux requeue --stale SECONDS` produces such jobs again.
+/// Jobs marked enqueued whose records a broker discarded before any worker read them stay queued forever, and
+/// plain `ternflux requeue` only looks at jobs never enqueued: `ternflux requeue --stale SECONDS` produces such
+/// jobs again.
 final class StaleRequeueTests: XCTestCase {
     func testJobsWhoseRecordsAreGoneAreProducedAgainOnce() throws {
         let h = try PipelineHarness(partitions: 1)

@@ -6,8 +6,8 @@ import DevServices
 import Worker
 import XCTest
 
-/// What the chaos run found: a PostgreSQL restart left the worker's session broken for good (every record
-/// failed to record, forever), and the seek it used to re-read such a record could stop the worker.
+/// A PostgreSQL restart breaks the worker's session: the worker re-establishes it and records every job once,
+/// keeping the record in hand meanwhile (docs/reliability.md tells how the chaos run found the failure).
 final class WorkerRecoveryTests: XCTestCase {
     func testWorkerCarriesOnAfterAPostgresRestart() throws {
         let h = try PipelineHarness(partitions: 1)

@@ -75,7 +75,7 @@ public final class BPEModel: @unchecked Sendable {
 
     /// Merges in O(n log n): a heap of candidate pairs ordered by (rank, position) over a linked list of
     /// symbols, so the order is exactly "lowest rank, then leftmost" while a long word (a 4 096-character
-    /// prompt without spaces) no longer costs a rescan of every pair per merge (found by the CLIP fuzzer).
+    /// prompt without spaces) costs no rescan of every pair per merge (docs/reliability.md, "Fuzzing").
     private func merge(_ word: String) -> [Int] {
         let chars = Array(word.unicodeScalars)
         var symbols: [Int] = []
