@@ -150,6 +150,23 @@ final class WorkerPipelineTests: XCTestCase {
         XCTAssertEqual(worker.terminationStatus, 0, h.workerLog("graceful"))
         XCTAssertEqual(try h.repository.job(plan.jobs[0].jobID)?.state, .succeeded)
     }
+
+    /// A second signal during the graceful shutdown stops the worker at once (exit 130); the job it was running
+    /// is not recorded, so it stays running until a worker takes it over.
+    func testASecondSignalStopsAtOnce() throws {
+        let h = try PipelineHarness(partitions: 1)
+        let worker = try h.startWorkerProcess(id: "impatient", delay: 30, idleExit: 60, logLevel: "notice")
+        let plan = try h.submit(["a long job"])
+        try h.waitUntil("the job to be running", timeout: 60) { try h.repository.job(plan.jobs[0].jobID)?.state == .running }
+        kill(worker.processIdentifier, SIGTERM)
+        try h.waitUntil("the shutdown to begin", timeout: 20) { h.workerLog("impatient").contains("shutdown requested") }
+        let start = Date()
+        kill(worker.processIdentifier, SIGINT)
+        worker.waitUntilExit()
+        XCTAssertEqual(worker.terminationStatus, 130, h.workerLog("impatient"))
+        XCTAssertLessThan(Date().timeIntervalSince(start), 10, "the second signal waited for the job")
+        XCTAssertEqual(try h.repository.job(plan.jobs[0].jobID)?.state, .running)
+    }
 }
 
 /// The worker with the real model path: the tiny fixture FLUX pipeline generates a real PNG.
