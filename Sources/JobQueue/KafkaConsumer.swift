@@ -89,7 +89,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// arrive: this is how a busy member stays in its group.
     public func poll(for seconds: Double, intervalMilliseconds: Int32 = 100,
                      until stop: () -> Bool = { false }) throws -> [ConsumedMessage] {
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, seconds) * 1e9)
+        let deadline = uptimeDeadline(from: DispatchTime.now().uptimeNanoseconds, afterSeconds: seconds)
         var records: [ConsumedMessage] = []
         while !stop() {
             let now = DispatchTime.now().uptimeNanoseconds
@@ -129,7 +129,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         let err = rd_kafka_commit_queue(handle, nil, queue, nil, nil)
         if err == RD_KAFKA_RESP_ERR__NO_OFFSET { return }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, operation: "committing offsets") }
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutSeconds * 1e9)
+        let deadline = uptimeDeadline(from: DispatchTime.now().uptimeNanoseconds, afterSeconds: timeoutSeconds)
         while DispatchTime.now().uptimeNanoseconds < deadline {
             guard let event = rd_kafka_queue_poll(queue, 100) else { continue }
             defer { rd_kafka_event_destroy(event) }
@@ -186,7 +186,7 @@ public final class KafkaConsumer: @unchecked Sendable {
                 let e = KafkaError(takingError: error, operation: "leaving the consumer group")
                 if firstError == nil { firstError = e }
             } else {
-                let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(remaining() * 1e9)
+                let deadline = uptimeDeadline(from: DispatchTime.now().uptimeNanoseconds, afterSeconds: remaining())
                 while rd_kafka_consumer_closed(handle) == 0 && DispatchTime.now().uptimeNanoseconds < deadline {
                     guard let event = rd_kafka_queue_poll(queue, 100) else { continue }
                     if rd_kafka_event_type(event) == RD_KAFKA_EVENT_REBALANCE,

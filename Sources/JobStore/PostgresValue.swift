@@ -181,10 +181,13 @@ enum PostgresArrayLiteral {
 }
 
 enum PostgresTimestamp {
+    /// PostgreSQL's text form of `date` for years 1 to 9999; `-infinity` / `infinity` before and after, so no
+    /// date, however far, traps the conversion or reaches the server in a form it refuses.
     static func format(_ date: Date) -> String {
-        var micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
-        if !micros.isFinite { micros = 0 }
-        let total = Int64(micros)
+        let epochSeconds = date.timeIntervalSince1970
+        if epochSeconds.isNaN || epochSeconds < -62_135_596_800 { return "-infinity" }    // before 0001-01-01T00:00:00Z
+        if epochSeconds >= 253_402_300_800 { return "infinity" }                         // from 10000-01-01T00:00:00Z on
+        let total = Int64((epochSeconds * 1_000_000).rounded())
         var seconds = total / 1_000_000
         var fraction = total % 1_000_000
         if fraction < 0 { fraction += 1_000_000; seconds -= 1 }

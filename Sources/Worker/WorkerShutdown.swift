@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import JobQueue
 
 /// A worker's shutdown request: once requested the worker finishes its current job and stops; a job still
 /// running `graceSeconds` later is handed back unfinished. Requested by the service group on SIGTERM/SIGINT
@@ -26,7 +27,7 @@ public final class WorkerShutdown: @unchecked Sendable {
     /// The uptime (ns) at which a running job must be handed back, once shutdown was requested.
     public func deadline() -> UInt64? {
         lock.lock(); defer { lock.unlock() }
-        return requestedAt.map { $0 + UInt64(graceSeconds * 1e9) }
+        return requestedAt.map { uptimeDeadline(from: $0, afterSeconds: graceSeconds) }
     }
 
     /// Whether the grace period of a requested shutdown has passed.

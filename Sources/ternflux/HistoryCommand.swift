@@ -47,28 +47,12 @@ struct HistoryCommand: ParsableCommand {
             filter.state = value
         }
         if let since {
-            guard let date = Self.parseSince(since, now: now) else {
-                throw ValidationError("--since \"\(since)\" is neither an ISO 8601 time nor an age like 30m, 2h or 7d")
+            do { filter.since = try SinceParser.parse(since, now: now) } catch let error as SinceParser.Failure {
+                throw ValidationError("--since \"\(since)\": \(error.description)")
             }
-            filter.since = date
         }
         filter.workerID = worker
         return filter
-    }
-
-    /// `2026-11-24T22:00:00Z`, `2026-11-24`, or an age: a number with s, m, h or d.
-    static func parseSince(_ text: String, now: Date) -> Date? {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        if let unit = text.last, let scale = units[unit], let amount = Double(text.dropLast()), amount >= 0 {
-            return now.addingTimeInterval(-amount * scale)
-        }
-        let full = ISO8601DateFormatter()
-        if let date = full.date(from: text) { return date }
-        full.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = full.date(from: text) { return date }
-        let day = ISO8601DateFormatter()
-        day.formatOptions = [.withFullDate]
-        return day.date(from: text)
     }
 
     func run() throws {
