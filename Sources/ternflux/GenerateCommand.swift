@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FluxModel
+import JobModel
 import TernaryTensors
 
 /// `ternflux generate`: one image from one prompt, as diffusers' FluxPipeline would make it.
@@ -20,7 +21,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Denoising steps (default: the model's).") var steps: Int?
     @Option(help: "Image width in pixels (default: the model's).") var width: Int?
     @Option(help: "Image height in pixels (default: the model's).") var height: Int?
-    @Option(help: "Guidance scale, embedded when the model has a guidance embedder (default: the model's).") var guidance: Float?
+    @Option(help: "Guidance scale, embedded when the model has a guidance embedder (default: the model's).") var guidance: Double?
     @Option(name: .customLong("max-sequence-length"), help: "T5 tokens (default: the model's tokenizer_2 model_max_length when below 512, else 512).")
     var maxSequenceLength: Int?
     @Option(help: "Output PNG file.") var out = "out.png"
@@ -31,8 +32,16 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         let folder = try ModelFolder.resolve(flag: model)
         let defaults = try GenerationDefaults.load(modelDirectory: folder)
-        var request = FluxPipeline.Request(prompt: prompt, seed: seed, steps: steps ?? defaults.steps, width: width ?? defaults.width,
-                                           height: height ?? defaults.height, guidance: guidance ?? defaults.guidance)
+        // The bounds of a job (JobLimits) hold here too: what a worker would refuse, generate refuses, before
+        // any weights are loaded (with the model's defaults filled in, so a default out of bounds is named).
+        let job = JobParameters(prompt: prompt, seed: Int64(clamping: seed), width: width ?? defaults.width,
+                                height: height ?? defaults.height, steps: steps ?? defaults.steps,
+                                guidance: guidance ?? Double(defaults.guidance), model: JobSettings.defaultModel)
+        var problems = JobLimits.standard.problems(of: job).map { ($0.field == "prompt" ? "the prompt" : "--\($0.field)") + ": \($0.message)" }
+        if seed > UInt64(Int64.max) { problems.insert("--seed: must be between 0 and \(Int64.max) (got \(seed))", at: 0) }
+        if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
+        var request = FluxPipeline.Request(prompt: prompt, seed: seed, steps: job.steps!, width: job.width!, height: job.height!,
+                                           guidance: Float(job.guidance!))
         trueCFG.apply(to: &request, defaults: defaults)
         var clock = Date()
         let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation.mode)
