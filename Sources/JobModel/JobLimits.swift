@@ -20,6 +20,8 @@ public struct JobLimits: Sendable, Equatable {
     /// A batch's name and source (the file it came from), in Unicode scalars.
     public var maxBatchNameLength: Int
     public var maxBatchSourceLength: Int
+    /// A batch's idempotency key (`--batch-key`), in Unicode scalars.
+    public var maxBatchKeyLength = 200
 
     public init(maxPromptScalars: Int = 4_096, sideRange: ClosedRange<Int> = 16...2_048, sideMultiple: Int = 16,
                 stepsRange: ClosedRange<Int> = 1...100, guidanceRange: ClosedRange<Double> = 0...30,
@@ -115,6 +117,13 @@ public struct JobLimits: Sendable, Equatable {
 
     public func checkBatchName(_ name: String) -> String? {
         name.unicodeScalars.count > maxBatchNameLength ? "is longer than \(maxBatchNameLength) characters" : nil
+    }
+
+    public func checkBatchKey(_ key: String) -> String? {
+        if key.isEmpty { return "must not be empty" }
+        if key.unicodeScalars.count > maxBatchKeyLength { return "is longer than \(maxBatchKeyLength) characters" }
+        if key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) { return "contains control characters" }
+        return nil
     }
 
     public func checkBatchSource(_ source: String) -> String? {

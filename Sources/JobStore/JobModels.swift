@@ -28,11 +28,28 @@ public struct NewBatch: Sendable, Equatable {
     public var name: String
     /// Where the prompts came from (a file name, "-" for stdin), if known.
     public var source: String?
+    /// The submitter's idempotency key (`--batch-key`): at most one batch per key.
+    public var key: String?
+    /// SHA-256 (hex) of what was submitted under `key`, to tell a repeat from a different batch under one key.
+    public var digest: String?
 
-    public init(id: UUID = UUID(), name: String = "", source: String? = nil) {
+    public init(id: UUID = UUID(), name: String = "", source: String? = nil, key: String? = nil, digest: String? = nil) {
         self.id = id
         self.name = name
         self.source = source
+        self.key = key
+        self.digest = digest
+    }
+}
+
+/// A batch found by its idempotency key.
+public struct KeyedBatch: Sendable, Equatable {
+    public var id: UUID
+    public var digest: String?
+
+    public init(id: UUID, digest: String?) {
+        self.id = id
+        self.digest = digest
     }
 }
 

@@ -8,6 +8,8 @@ public enum JobStoreError: Error, CustomStringConvertible, Equatable {
     case invalidBatch(String)
     case batchNotFound(UUID)
     case batchExists(UUID)
+    /// Another batch was stored under this idempotency key first (a concurrent submit).
+    case batchKeyTaken(String, UUID)
     case jobNotFound(UUID)
 
     public var description: String {
@@ -18,6 +20,7 @@ public enum JobStoreError: Error, CustomStringConvertible, Equatable {
         case .invalidBatch(let problem): return "batch \(problem)"
         case .batchNotFound(let id): return "no batch \(id.uuidString.lowercased())"
         case .batchExists(let id): return "batch \(id.uuidString.lowercased()) already exists"
+        case .batchKeyTaken(let key, let id): return "batch key '\(key)' already names batch \(id.uuidString.lowercased())"
         case .jobNotFound(let id): return "no job \(id.uuidString.lowercased())"
         }
     }
@@ -90,10 +93,11 @@ public final class JobRepository {
         }
         if let m = limits.checkBatchName(batch.name) { throw JobStoreError.invalidBatch("name \(m)") }
         if let source = batch.source, let m = limits.checkBatchSource(source) { throw JobStoreError.invalidBatch("source \(m)") }
+        if let key = batch.key, let m = limits.checkBatchKey(key) { throw JobStoreError.invalidBatch("key \(m)") }
         do {
             try db.transaction { db in
-                try db.execute("INSERT INTO batches (id, name, source, job_count) VALUES ($1, $2, $3, $4)",
-                               [batch.id, batch.name, batch.source, jobs.count])
+                try db.execute("INSERT INTO batches (id, name, source, job_count, submit_key, submit_digest) VALUES ($1, $2, $3, $4, $5, $6)",
+                               [batch.id, batch.name, batch.source, jobs.count, batch.key, batch.digest])
                 if jobs.count >= copyThreshold {
                     try db.copyIn("COPY jobs (id, batch_id, line, max_attempts, prompt, seed, width, height, steps, guidance, model) FROM STDIN") { writer in
                         for job in jobs {
@@ -113,7 +117,15 @@ public final class JobRepository {
             }
         } catch let error as PostgresError where error.sqlState == "23505" {
             if try db.query("SELECT 1 FROM batches WHERE id = $1", [batch.id]).count > 0 { throw JobStoreError.batchExists(batch.id) }
+            if let key = batch.key, let existing = try self.batch(withKey: key) { throw JobStoreError.batchKeyTaken(key, existing.id) }
             throw error
+        }
+    }
+
+    /// The batch submitted under an idempotency key, or nil.
+    public func batch(withKey key: String) throws -> KeyedBatch? {
+        try db.query("SELECT id, submit_digest FROM batches WHERE submit_key = $1", [key]).first.map {
+            KeyedBatch(id: try $0.decode("id"), digest: try $0.decodeIfPresent("submit_digest"))
         }
     }
 

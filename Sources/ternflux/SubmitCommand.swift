@@ -33,6 +33,8 @@ struct SubmitCommand: ParsableCommand {
     @Option(name: .customLong("max-attempts"), help: "Attempts per job before it fails for good.") var maxAttempts = 3
     @Option(help: "A name for the batch (shown by status and in SQL).") var name: String?
     @Flag(help: "Show live progress until the batch finishes.") var wait = false
+    @Option(name: .customLong("batch-key"), help: ArgumentHelp("An idempotency key for this batch: submitting again with the same key and the same input writes nothing new (it only produces jobs an earlier submit could not get to Kafka) and prints the first batch's id; the same key with other input is refused.", valueName: "key"))
+    var batchKey: String?
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var kafka: KafkaOptions
@@ -57,23 +59,64 @@ struct SubmitCommand: ParsableCommand {
         let repository = try JobRepository(settings: database.settings())
         let submitter = BatchSubmitter(repository: repository, producer: try KafkaProducer(configuration: KafkaProducerConfiguration(settings: kafkaSettings, clientID: "ternflux-submit")))
         let started = Date()
-        try submitter.submit(plan, name: name ?? (fileName == "-" ? "stdin" : (fileName as NSString).lastPathComponent),
-                             source: fileName, maxAttempts: maxAttempts)
+        let batchName = name ?? (fileName == "-" ? "stdin" : (fileName as NSString).lastPathComponent)
+        var batchID = plan.batchID
+        do {
+            if let batchKey {
+                switch try submitter.submit(plan, name: batchName, source: fileName, maxAttempts: maxAttempts, batchKey: batchKey,
+                                            digest: digest(of: data, format: format, defaults: defaults)) {
+                case .submitted:
+                    reportSubmitted(plan.jobs.count, since: started)
+                case .alreadySubmitted(let id, let produced):
+                    batchID = id
+                    FileHandle.standardError.write(Data(("batch key '\(batchKey)' was submitted before as this batch; nothing new "
+                        + "was written" + (produced > 0 ? ", and its \(produced) jobs that had not reached Kafka were produced now" : "")
+                        + "\n").utf8))
+                }
+            } else {
+                try submitter.submit(plan, name: batchName, source: fileName, maxAttempts: maxAttempts)
+                reportSubmitted(plan.jobs.count, since: started)
+            }
+        } catch let error as SubmitError {
+            // The batch id still goes to stdout (scripts read it there); the error says how to finish the batch.
+            if case .notEnqueued(let id, _) = error { print(id.uuidString.lowercased()) }
+            throw SubmitFailure(error.description)
+        }
+        print(batchID.uuidString.lowercased())
+        if wait {
+            try ProgressWatcher(repository: repository).watch(batchID: batchID)
+        }
+    }
+
+    func reportSubmitted(_ count: Int, since started: Date) {
         let seconds = Date().timeIntervalSince(started)
         FileHandle.standardError.write(Data(String(format: "submitted %d jobs in %.2f s (%.0f jobs/s)\n",
-                                                   plan.jobs.count, seconds, Double(plan.jobs.count) / max(seconds, 1e-9)).utf8))
-        print(plan.batchID.uuidString.lowercased())
-        if wait {
-            try ProgressWatcher(repository: repository).watch(batchID: plan.batchID)
-        }
+                                                   count, seconds, Double(count) / max(seconds, 1e-9)).utf8))
+    }
+
+    /// What identifies a submit under a batch key: the file's bytes and every setting that shapes its jobs.
+    func digest(of data: Data, format: BatchFileFormat, defaults: JobSettings) -> String {
+        let settings = [format.rawValue, defaults.seed.map { String($0) } ?? "-", defaults.width.map { String($0) } ?? "-",
+                        defaults.height.map { String($0) } ?? "-", defaults.steps.map { String($0) } ?? "-",
+                        defaults.guidance.map { String($0) } ?? "-", defaults.model ?? "-", String(maxAttempts)]
+        return SHA256.hexDigest(Array(settings.joined(separator: "\u{1F}").utf8) + [0x1E] + Array(data))
     }
 
     func readInput() throws -> (Data, String) {
         if file == "-" { return (FileHandle.standardInput.readDataToEndOfFile(), "-") }
-        guard FileManager.default.isReadableFile(atPath: file) else {
-            throw SubmitFailure("cannot read batch file \(file): no such readable file")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) else {
+            throw SubmitFailure("cannot read batch file \(file): no such file")
         }
-        return (try Data(contentsOf: URL(fileURLWithPath: file)), file)
+        if isDirectory.boolValue { throw SubmitFailure("cannot read batch file \(file): it is a directory, not a file") }
+        guard FileManager.default.isReadableFile(atPath: file) else {
+            throw SubmitFailure("cannot read batch file \(file): permission denied")
+        }
+        do {
+            return (try Data(contentsOf: URL(fileURLWithPath: file)), file)
+        } catch {
+            throw SubmitFailure("cannot read batch file \(file): \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+        }
     }
 }
 
