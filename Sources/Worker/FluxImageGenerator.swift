@@ -34,8 +34,12 @@ public final class FluxImageGenerator: ImageGenerator, @unchecked Sendable {
         r.maxSequenceLength = maxSequenceLength
         // A job names size, steps and guidance; classifier-free guidance is the model's (generation_defaults.json).
         pipeline.generationDefaults.applyGuidance(to: &r)
+        let steps = r.steps
         let result = try pipeline.generate(r) { step, _ in
-            if cancellation.isCancelled { throw GenerationCancelled(reason: "stopped before step \(step + 1)") }
+            cancellation.reportProgress(stepsDone: step + 1, totalSteps: steps)
+            if cancellation.isCancelled {
+                throw GenerationCancelled(reason: "stopped after step \(step + 1) of \(steps)", stepsDone: step + 1, totalSteps: steps)
+            }
         }
         return GeneratedImage(image: result.image, timings: result.timings)
     }

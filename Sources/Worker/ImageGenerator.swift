@@ -14,9 +14,18 @@ public struct GeneratedImage: Sendable {
     }
 }
 
+/// A generation stopped because its `JobCancellation` was set (time limit, shutdown), with how far it had got.
 public struct GenerationCancelled: Error, CustomStringConvertible {
     public let reason: String
-    public init(reason: String) { self.reason = reason }
+    public let stepsDone: Int?
+    public let totalSteps: Int?
+
+    public init(reason: String, stepsDone: Int? = nil, totalSteps: Int? = nil) {
+        self.reason = reason
+        self.stepsDone = stepsDone
+        self.totalSteps = totalSteps
+    }
+
     public var description: String { "generation stopped: \(reason)" }
 }
 

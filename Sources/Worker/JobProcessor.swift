@@ -132,9 +132,16 @@ public final class JobProcessor {
             throw JobStoreError.jobNotFound(job.jobID)
         }
         // The row is the truth: its parameters (with the model's defaults filled in by the claim) are generated,
-        // and the image goes under its batch.
+        // and the image goes under its batch. A record that says otherwise (forged, or from a producer that
+        // reuses job ids) changes nothing, and is reported.
         let parameters = claimed.parameters
         let batchID = claimed.batchID
+        let disagreeing = Self.fieldsDisagreeing(record: job, row: claimed, defaults: defaults)
+        if !disagreeing.isEmpty {
+            log.warning("the record disagrees with its job's row; generating the row's parameters under the row's batch",
+                        metadata: ["fields": "\(disagreeing.joined(separator: ","))",
+                                   "row_batch_id": "\(batchID.uuidString.lowercased())"])
+        }
         log.info("generating", metadata: ["prompt_chars": "\(parameters.prompt.count)", "steps": "\(parameters.steps ?? 0)",
                                            "size": "\(parameters.width ?? 0)x\(parameters.height ?? 0)"])
 
@@ -159,7 +166,7 @@ public final class JobProcessor {
             let total = Double(generated - started) / 1e9
             timing.generated = generated
             timing.generateNanos = generateNanos
-            timing.storeNanos = UInt64(storeSeconds * 1e9)
+            timing.storeNanos = saturatingNanoseconds(storeSeconds)
             let jobTimings = JobTimings(tokenizeEncode: timings.tokenizeEncode, denoiseSteps: timings.denoiseSteps,
                                         vaeDecode: timings.vaeDecode, pngEncode: encoded.pngEncodeSeconds, store: storeSeconds,
                                         total: total, peakRSSBytes: ProcessMemory.peakResidentBytes())
@@ -179,12 +186,59 @@ public final class JobProcessor {
             return .succeeded(job.jobID)
         case .finished(.failure(let error)):
             if shutdown.isRequested, error is GenerationCancelled { return try handBack(job, logger: log) }
+            if let stopped = error as? GenerationCancelled {
+                // Cancelled by the time limit and stopped within the grace period.
+                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                let verdict = timeLimitFailure(elapsed: elapsed, stepsDone: stopped.stepsDone ?? 0, totalSteps: stopped.totalSteps ?? 0)
+                return try recordFailure(job: job, message: verdict.message, terminal: verdict.terminal, record: record, logger: log)
+            }
             failure = "\(error)"
-        case .timedOut:
+            if error is ImageStoreError, case .outsideRoot? = error as? ImageStoreError {
+                // A link in the output tree stays a link: retrying cannot help.
+                return try recordFailure(job: job, message: failure, terminal: true, record: record, logger: log)
+            }
+        case .timedOut(let elapsed, let progress):
             if shutdown.isRequested { return try handBack(job, logger: log) }
-            failure = "job exceeded the worker's time limit of \(Int(jobTimeoutSeconds)) s"
+            let verdict = timeLimitFailure(elapsed: elapsed, stepsDone: progress.stepsDone, totalSteps: progress.totalSteps)
+            return try recordFailure(job: job, message: verdict.message, terminal: verdict.terminal, record: record, logger: log)
         }
         return try recordFailure(job: job, message: failure, record: record, logger: log)
+    }
+
+    /// A job stopped by the time limit: terminal when the steps it did say the whole job needs more than the
+    /// limit (a retry would time out again), else retried (a slow moment, or a phase after the steps).
+    func timeLimitFailure(elapsed: Double, stepsDone: Int, totalSteps: Int) -> (message: String, terminal: Bool) {
+        let limit = Int(jobTimeoutSeconds)
+        guard stepsDone > 0, totalSteps > 0 else {
+            return ("job exceeded the worker's time limit of \(limit) s", false)
+        }
+        let perStep = elapsed / Double(stepsDone)
+        let projected = perStep * Double(totalSteps)
+        let done = "after \(stepsDone) of \(totalSteps) denoising steps"
+        if projected > jobTimeoutSeconds {
+            return ("job exceeded the worker's time limit of \(limit) s \(done) (about \(Self.seconds(perStep)) a step here: the "
+                    + "whole job needs about \(Self.seconds(projected))); not retried: raise the worker's --job-timeout or lower "
+                    + "the job's size or steps", true)
+        }
+        return ("job exceeded the worker's time limit of \(limit) s \(done)", false)
+    }
+
+    static func seconds(_ value: Double) -> String { value >= 10 ? "\(Int(value.rounded())) s" : String(format: "%.1f s", value) }
+
+    /// The fields in which a record differs from its job's claimed row (unset settings of the record compared as
+    /// the model's defaults, which the claim wrote into the row).
+    static func fieldsDisagreeing(record: JobMessage, row: JobRecord, defaults: JobSettings) -> [String] {
+        let r = record.parameters.filling(from: defaults), w = row.parameters
+        var fields: [String] = []
+        if record.batchID != row.batchID { fields.append("batch_id") }
+        if r.prompt != w.prompt { fields.append("prompt") }
+        if r.seed != w.seed { fields.append("seed") }
+        if r.width != w.width { fields.append("width") }
+        if r.height != w.height { fields.append("height") }
+        if r.steps != w.steps { fields.append("steps") }
+        if r.guidance != w.guidance { fields.append("guidance") }
+        if (r.model ?? JobSettings.defaultModel) != (w.model ?? JobSettings.defaultModel) { fields.append("model") }
+        return fields
     }
 
     /// Shutting down and the grace period passed: the job goes back to queued unfinished and its offset is
@@ -196,8 +250,9 @@ public final class JobProcessor {
     }
 
     /// A failed attempt: retried with backoff while attempts remain, else failed and dead-lettered.
-    func recordFailure(job: JobMessage, message: String, record: ConsumedMessage, logger log: Logger) throws -> JobOutcome {
-        switch try repository.recordFailure(jobID: job.jobID, workerID: workerID, message: message, terminal: false) {
+    func recordFailure(job: JobMessage, message: String, terminal: Bool = false, record: ConsumedMessage,
+                       logger log: Logger) throws -> JobOutcome {
+        switch try repository.recordFailure(jobID: job.jobID, workerID: workerID, message: message, terminal: terminal) {
         case .willRetry(let next, let max):
             log.warning("attempt failed; retrying", metadata: ["error": "\(message)", "next_attempt": "\(next)/\(max)"])
             try producer.retry(job, policy: retryPolicy, error: message)

@@ -45,7 +45,7 @@ public final class PollingJobRunner {
     /// Polls for `seconds` (a retry's backoff, a wait before trying the database again), holding what arrives
     /// as during a job (paused at the cap, resumed at the end); returns early once `stop()` is true.
     public func wait(seconds: Double, until stop: () -> Bool = { false }) throws {
-        let end = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, seconds) * 1e9)
+        let end = uptimeDeadline(from: DispatchTime.now().uptimeNanoseconds, afterSeconds: seconds)
         while !stop() {
             let now = DispatchTime.now().uptimeNanoseconds
             if now >= end { break }
@@ -62,7 +62,8 @@ public final class PollingJobRunner {
     ///   - timeoutSeconds: the per-job limit. librdkafka resets `max.poll.interval.ms` on any queue poll, so
     ///     the group can never notice a stuck job: this is the only limit. When it passes, the job's
     ///     `JobCancellation` is cancelled and the owner waits up to `graceSeconds` more for the job to return
-    ///     before giving up on it (`.timedOut`; the thread is then abandoned, its eventual result discarded).
+    ///     before giving up on it (`.timedOut`: the job keeps its thread until it stops, and the next `run` waits for
+    ///     that; its eventual result is discarded).
     ///   - fastPathMilliseconds: how long to wait for the job before polling at all: a short job then keeps
     ///     the records fetched meanwhile and costs no poll.
     ///   - deadline: an uptime (nanoseconds, `DispatchTime.now().uptimeNanoseconds`) after which the job is
@@ -73,8 +74,9 @@ public final class PollingJobRunner {
         let box = JobResultBox<T>()
         let cancellation = JobCancellation()
         let consumer = self.consumer
+        try waitForStoppingJob()
         if jobThread == nil || jobThread!.isBusy {
-            jobThread?.retire() // an abandoned job still runs there: it exits once that job returns
+            jobThread?.retire() // a job that never stopped still runs there: the thread exits once it returns
             jobThread = JobThread(name: "ternflux-job")
         }
         let started = DispatchTime.now().uptimeNanoseconds
@@ -89,7 +91,7 @@ public final class PollingJobRunner {
         if let result = box.wait(milliseconds: min(pollIntervalMilliseconds, fastPathMilliseconds)) {
             return .finished(result)
         }
-        var outcome: JobRunOutcome<T> = .timedOut
+        var outcome: JobRunOutcome<T>?
         while true {
             if !consumer.isPaused && held.count >= Self.maxRecordsHeldDuringJob { try consumer.pauseAssignment() }
             if let result = box.get() { outcome = .finished(result); break }
@@ -106,14 +108,28 @@ public final class PollingJobRunner {
             if let record = try consumer.poll(timeoutMilliseconds: pollIntervalMilliseconds) { held.append(record) }
         }
         if consumer.isPaused { try consumer.resumeAssignment() }
-        return outcome
+        return outcome ?? .timedOut(elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
+                                    progress: cancellation.progress)
+    }
+
+    /// How long the next job waits for a cancelled one that has not stopped yet before giving up on its thread.
+    public var stoppingJobWaitSeconds = 600.0
+
+    /// A job that timed out is cancelled but may still be finishing a step: wait for it (polling, so the
+    /// membership holds) before the next job starts, so two generations never share the cores — up to
+    /// `stoppingJobWaitSeconds`, after which its thread is abandoned.
+    func waitForStoppingJob() throws {
+        guard let thread = jobThread, thread.isBusy else { return }
+        try wait(seconds: stoppingJobWaitSeconds, until: { !thread.isBusy })
     }
 }
 
-/// Set when a job passed its time limit or must be given back; a job checks it between steps and stops.
+/// Set when a job passed its time limit or must be given back; a job checks it between steps and stops. The job
+/// also reports its progress here, so a timed-out job can say how far it got and how long the whole would take.
 public final class JobCancellation: @unchecked Sendable {
     private let lock = NSLock()
     private var cancelled = false
+    private var done = 0, total = 0
 
     public init() {}
 
@@ -125,14 +141,26 @@ public final class JobCancellation: @unchecked Sendable {
     public func cancel() {
         lock.lock(); cancelled = true; lock.unlock()
     }
+
+    /// `stepsDone` of `totalSteps` denoising steps are finished.
+    public func reportProgress(stepsDone: Int, totalSteps: Int) {
+        lock.lock(); (done, total) = (stepsDone, totalSteps); lock.unlock()
+    }
+
+    public var progress: (stepsDone: Int, totalSteps: Int) {
+        lock.lock(); defer { lock.unlock() }
+        return (done, total)
+    }
 }
 
 /// How a job run under `PollingJobRunner.run` ended.
 public enum JobRunOutcome<T: Sendable>: Sendable {
     /// The job returned (or threw) — possibly after cancellation asked it to stop.
     case finished(Result<T, Error>)
-    /// The job did not return within timeout + grace; its thread was abandoned.
-    case timedOut
+    /// The job did not return within timeout + grace: it is cancelled and still stopping on the job thread, which
+    /// the next `run` waits for (so two jobs never run at once). `elapsed` is the time it was given; `progress`
+    /// how far it had got.
+    case timedOut(elapsedSeconds: Double, progress: (stepsDone: Int, totalSteps: Int))
 }
 
 /// One long-lived thread that runs jobs one at a time: starting a thread per job costs milliseconds on a
