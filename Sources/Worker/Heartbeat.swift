@@ -5,9 +5,12 @@ import Logging
 /// Updates the worker's heartbeat row from its own thread and connection, so a long job never looks dead.
 /// A thread, not a task: libpq calls block, and a blocked task would take one of the few cooperative
 /// threads (two on a 2-core node) away from the rest of the process.
+///
+/// A beat that updates no row means the worker's row is gone (the schema was reverted and applied again, or
+/// someone deleted it): the worker registers itself again, so `worker_activity` never silently loses it.
 final class Heartbeat: @unchecked Sendable {
     let conninfo: String
-    let workerID: String
+    let worker: WorkerInfo
     let intervalSeconds: Double
     let logger: Logger
     /// After each beat: nil when it was written, else the error.
@@ -15,11 +18,11 @@ final class Heartbeat: @unchecked Sendable {
     private let stopped = NSCondition()
     private var stopRequested = false
 
-    init(conninfo: String, workerID: String, intervalSeconds: Double, logger: Logger,
+    init(conninfo: String, worker: WorkerInfo, intervalSeconds: Double, logger: Logger,
          onBeat: @escaping @Sendable ((any Error)?) -> Void = { _ in }) {
         self.onBeat = onBeat
         self.conninfo = conninfo
-        self.workerID = workerID
+        self.worker = worker
         self.intervalSeconds = intervalSeconds
         self.logger = logger
     }
@@ -35,7 +38,11 @@ final class Heartbeat: @unchecked Sendable {
                 if done { break }
                 do {
                     if connection == nil { connection = try PostgresConnection(conninfo: conninfo) }
-                    _ = try JobRepository(connection: connection!).heartbeat(workerID: workerID)
+                    let repository = JobRepository(connection: connection!)
+                    if try !repository.heartbeat(workerID: worker.id) {
+                        logger.warning("the worker's row is missing (schema reverted or row deleted); registering again")
+                        try repository.registerWorker(worker)
+                    }
                     onBeat(nil)
                 } catch {
                     onBeat(error)

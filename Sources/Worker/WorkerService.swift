@@ -96,16 +96,20 @@ public final class WorkerService: Service, @unchecked Sendable {
         }
         let repository = JobRepository(connection: database)
         repository.limits = config.limits
-        try repository.registerWorker(WorkerInfo(id: config.workerID, host: ProcessInfo.processInfo.hostName,
-                                                 pid: Int(getpid()), model: generator.modelNames.first ?? "",
-                                                 version: WorkerVersion.current))
+        try repository.registerWorker(workerInfo)
         metrics.heartbeatSucceeded()
         return repository
     }
 
+    /// This process as the `workers` table records it.
+    var workerInfo: WorkerInfo {
+        WorkerInfo(id: configuration.workerID, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
+                   model: generator.modelNames.first ?? "", version: WorkerVersion.current)
+    }
+
     func startHeartbeat() -> Heartbeat {
         let (metrics, health) = (self.metrics, self.metrics.health)
-        let heartbeat = Heartbeat(conninfo: configuration.database.conninfo, workerID: configuration.workerID,
+        let heartbeat = Heartbeat(conninfo: configuration.database.conninfo, worker: workerInfo,
                                   intervalSeconds: configuration.heartbeatSeconds, logger: logger) { error in
             if let error { health.postgresUnreachable(error) } else { metrics.heartbeatSucceeded() }
         }
