@@ -26,6 +26,9 @@ struct MigrateCommand: ParsableCommand {
     @Flag(help: "With down: revert every migration (drops all job data).")
     var all = false
 
+    @Flag(help: "With down: confirm reverting (a reverted migration drops the tables or columns it added, and their data).")
+    var yes = false
+
     @Option(help: ArgumentHelp("Use the migrations in this folder instead of the ones built in.", valueName: "dir"))
     var source: String?
 
@@ -33,7 +36,12 @@ struct MigrateCommand: ParsableCommand {
 
     func validate() throws {
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
-        if action != .down && (all || steps != 1) { throw ValidationError("--steps and --all apply only to `migrate down`") }
+        if action != .down && (all || steps != 1 || yes) { throw ValidationError("--steps, --all and --yes apply only to `migrate down`") }
+        if action == .down && !yes {
+            let what = all ? "every migration, dropping all job data" : "the newest \(steps == 1 ? "migration" : "\(steps) migrations")"
+                + " and the data in the tables or columns \(steps == 1 && !all ? "it" : "they") added"
+            throw ValidationError("`migrate down` reverts \(what); pass --yes to confirm")
+        }
     }
 
     func run() throws {
