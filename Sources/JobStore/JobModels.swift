@@ -120,7 +120,7 @@ public struct WorkerInfo: Sendable, Equatable {
 
 /// A row of the `batch_progress` view.
 public struct BatchProgress: Sendable, Equatable, Codable {
-    public var batchID: UUID
+    @LowercaseUUID public var batchID: UUID
     public var name: String
     public var createdAt: Date
     public var canceledAt: Date?
@@ -150,8 +150,8 @@ public struct BatchProgress: Sendable, Equatable, Codable {
 
 /// A row of the `job_history` view (without the per-step array and the full error list).
 public struct JobHistoryEntry: Sendable, Equatable, Codable {
-    public var jobID: UUID
-    public var batchID: UUID
+    @LowercaseUUID public var jobID: UUID
+    @LowercaseUUID public var batchID: UUID
     public var batchName: String
     public var line: Int?
     public var state: JobState
