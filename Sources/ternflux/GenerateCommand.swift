@@ -29,17 +29,28 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Print the time of every phase on stderr.") var timings = false
     @OptionGroup var trueCFG: TrueCFGOptions
 
-    func run() throws {
-        let folder = try ModelFolder.resolve(flag: model)
-        let defaults = try GenerationDefaults.load(modelDirectory: folder)
-        // The bounds of a job (JobLimits) hold here too: what a worker would refuse, generate refuses, before
-        // any weights are loaded (with the model's defaults filled in, so a default out of bounds is named).
-        let job = JobParameters(prompt: prompt, seed: Int64(clamping: seed), width: width ?? defaults.width,
-                                height: height ?? defaults.height, steps: steps ?? defaults.steps,
-                                guidance: guidance ?? Double(defaults.guidance), model: JobSettings.defaultModel)
+    /// The bounds of a job (JobLimits) hold here too: what a worker would refuse, generate refuses, before the
+    /// model folder is even looked at.
+    func validate() throws {
+        let given = JobParameters(prompt: prompt, seed: Int64(clamping: seed), width: width, height: height, steps: steps,
+                                  guidance: guidance, model: JobSettings.defaultModel)
+        try Self.check(given, seed: seed)
+    }
+
+    static func check(_ job: JobParameters, seed: UInt64) throws {
         var problems = JobLimits.standard.problems(of: job).map { ($0.field == "prompt" ? "the prompt" : "--\($0.field)") + ": \($0.message)" }
         if seed > UInt64(Int64.max) { problems.insert("--seed: must be between 0 and \(Int64.max) (got \(seed))", at: 0) }
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
+    }
+
+    func run() throws {
+        let folder = try ModelFolder.resolve(flag: model)
+        let defaults = try GenerationDefaults.load(modelDirectory: folder)
+        // The model's defaults are checked too, so a default out of bounds is named.
+        let job = JobParameters(prompt: prompt, seed: Int64(clamping: seed), width: width ?? defaults.width,
+                                height: height ?? defaults.height, steps: steps ?? defaults.steps,
+                                guidance: guidance ?? Double(defaults.guidance), model: JobSettings.defaultModel)
+        try Self.check(job, seed: seed)
         var request = FluxPipeline.Request(prompt: prompt, seed: seed, steps: job.steps!, width: job.width!, height: job.height!,
                                            guidance: Float(job.guidance!))
         trueCFG.apply(to: &request, defaults: defaults)
