@@ -6,35 +6,12 @@ import XCTest
 
 /// `ternflux migrate / status / history / cancel` run as the built binary against a temporary database.
 final class CommandLineTests: XCTestCase {
-    static let binary = MigrationTests.repositoryRoot.appendingPathComponent(".build/debug/ternflux")
-
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    func ternflux(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "TERNFLUX_DATABASE_URL")
-        env.removeValue(forKey: "TERNFLUX_DATABASE_URL_FILE")
-        env.merge(environment) { $1 }
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    func ternflux(_ arguments: [String], environment: [String: String] = [:]) throws -> TernfluxRun {
+        try TernfluxRun(arguments, environment: environment)
     }
 
     func testMigrateStatusHistoryAndCancelCommands() throws {
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build the package first: \(Self.binary.path) is missing")
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: TernfluxRun.binary.path), "build the package first: \(TernfluxRun.binary.path) is missing")
         let info = try TemporaryPostgres.shared().createDatabase()
         let env = ["TERNFLUX_DATABASE_URL": info]
 
@@ -45,6 +22,11 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("applied 000001_job_tables"), r.stdout)
         r = try ternflux(["migrate", "down"], environment: env)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("pass --yes to confirm"), r.stderr)
+        r = try ternflux(["migrate", "status"], environment: env)
+        XCTAssertFalse(r.stdout.contains("pending"), "an unconfirmed down reverted something: \(r.stdout)")
+        r = try ternflux(["migrate", "down", "--yes"], environment: env)
         XCTAssertTrue(r.stdout.contains("reverted \(MigrateCommandLabel.last)"), r.stdout)
         r = try ternflux(["migrate"], environment: env)
         XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "applied \(MigrateCommandLabel.last)")
@@ -93,7 +75,7 @@ final class CommandLineTests: XCTestCase {
     /// The conninfo can come from a file (flag or environment); a password on the command line is warned
     /// about without being echoed; a bad file is named.
     func testCredentialsFromAFileAndThePasswordWarning() throws {
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build the package first: \(Self.binary.path) is missing")
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: TernfluxRun.binary.path), "build the package first: \(TernfluxRun.binary.path) is missing")
         let info = try TemporaryPostgres.shared().createMigratedDatabase()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("conninfo-\(UUID())")
         try Data((info + "\n").utf8).write(to: file)
@@ -121,7 +103,7 @@ final class CommandLineTests: XCTestCase {
 
     /// Kafka secrets on the command line are warned about by name only; a properties file is read and a bad one named.
     func testKafkaSecretsOnTheCommandLineAreWarnedAboutNotEchoed() throws {
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build the package first: \(Self.binary.path) is missing")
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: TernfluxRun.binary.path), "build the package first: \(TernfluxRun.binary.path) is missing")
         let prompts = FileManager.default.temporaryDirectory.appendingPathComponent("prompts-\(UUID()).txt")
         try Data("a red fox\n".utf8).write(to: prompts)
         defer { try? FileManager.default.removeItem(at: prompts) }

@@ -90,10 +90,13 @@ final class PipelineHarness {
     }
 
     /// An in-process worker on the calling thread; returns what it did once it stops (idle or max jobs).
+    /// `configure` adjusts the configuration (time limits, heartbeat) before it starts.
     func runWorkerInProcess(id: String, generator: any ImageGenerator, idleExit: Double = 3, maxJobs: Int? = nil,
-                            metrics: WorkerMetrics? = nil) throws -> InProcessWorkerRun {
+                            metrics: WorkerMetrics? = nil,
+                            configure: (inout WorkerConfiguration) -> Void = { _ in }) throws -> InProcessWorkerRun {
         var config = WorkerConfiguration(kafka: kafka, database: DatabaseSettings(conninfo: conninfo), outputRoot: output, workerID: id)
         config.retryPolicy = RetryPolicy(maxAttempts: 3, baseDelaySeconds: 0.2, maxDelaySeconds: 1)
+        configure(&config)
         var logger = Logger(label: "test.worker")
         logger.logLevel = .warning
         let run = InProcessWorkerRun()

@@ -71,6 +71,35 @@ final class PollingJobRunnerTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 6)
         XCTAssertFalse(consumer.isPaused)
     }
+
+    /// A timed-out job that is still finishing its step holds the cores: the next job starts only once it has
+    /// stopped, so a retry never runs beside the attempt it replaces.
+    func testTheNextJobWaitsForATimedOutJobToStop() throws {
+        let broker = try EmbeddedBroker.forJobs(partitions: 1)
+        let consumer = try KafkaConsumer(configuration: KafkaTestSupport.consumerConfig(broker, group: KafkaTestSupport.uniqueGroup()))
+        defer { try? consumer.close() }
+        let runner = PollingJobRunner(consumer: consumer)
+        let finishedAt = LockedDate()
+        let slow = try runner.run(timeoutSeconds: 0.2, graceSeconds: 0.1) { _ -> Bool in
+            Thread.sleep(forTimeInterval: 1.5) // one long step that cannot notice the cancellation
+            finishedAt.set(Date())
+            return true
+        }
+        guard case .timedOut(_, let progress) = slow else { return XCTFail("expected .timedOut, got \(slow)") }
+        XCTAssertEqual(progress.stepsDone, 0)
+        let startedAt = LockedDate()
+        let next = try runner.run(timeoutSeconds: 5) { _ -> Bool in startedAt.set(Date()); return true }
+        guard case .finished(.success(true)) = next else { return XCTFail("unexpected outcome \(next)") }
+        let (stopped, started) = (try XCTUnwrap(finishedAt.get()), try XCTUnwrap(startedAt.get()))
+        XCTAssertGreaterThanOrEqual(started, stopped, "the next job started while the timed-out one still ran")
+    }
+}
+
+private final class LockedDate: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Date?
+    func set(_ date: Date) { lock.lock(); value = date; lock.unlock() }
+    func get() -> Date? { lock.lock(); defer { lock.unlock() }; return value }
 }
 
 private final class ThreadRecorder: @unchecked Sendable {
