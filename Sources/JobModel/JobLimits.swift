@@ -22,6 +22,10 @@ public struct JobLimits: Sendable, Equatable {
     public var maxBatchSourceLength: Int
     /// A batch's idempotency key (`--batch-key`), in Unicode scalars.
     public var maxBatchKeyLength = 200
+    /// Classifier-free guidance scale (`true_cfg_scale`; 1 is none): the pipeline's `TrueCFG.scaleRange`.
+    public var trueCFGScaleRange: ClosedRange<Double> = 1...50
+    /// Images one batch line may ask for (`images`: seeds seed … seed+N−1, one job each).
+    public var imagesRange: ClosedRange<Int> = 1...64
 
     public init(maxPromptScalars: Int = 4_096, sideRange: ClosedRange<Int> = 16...2_048, sideMultiple: Int = 16,
                 stepsRange: ClosedRange<Int> = 1...100, guidanceRange: ClosedRange<Double> = 0...30,
@@ -58,6 +62,8 @@ public struct JobLimits: Sendable, Equatable {
         check("steps", s.steps.flatMap(checkSteps))
         check("guidance", s.guidance.flatMap(checkGuidance))
         check("model", s.model.map(checkModel) ?? "is missing")
+        check("negative_prompt", s.negativePrompt.flatMap(checkNegativePrompt))
+        check("true_cfg_scale", s.trueCFGScale.flatMap(checkTrueCFGScale))
         return problems
     }
 
@@ -72,6 +78,24 @@ public struct JobLimits: Sendable, Equatable {
         // Postgres text cannot hold U+0000, so such a prompt could never be recorded.
         if prompt.unicodeScalars.contains("\u{0}") { return "contains a NUL character (U+0000)" }
         return nil
+    }
+
+    /// A negative prompt may be empty (the empty prompt); otherwise it is bounded as a prompt is.
+    public func checkNegativePrompt(_ text: String) -> String? {
+        let scalars = text.unicodeScalars.count
+        if scalars > maxPromptScalars { return "is \(scalars) characters long; the limit is \(maxPromptScalars)" }
+        if text.unicodeScalars.contains("\u{0}") { return "contains a NUL character (U+0000)" }
+        return nil
+    }
+
+    public func checkTrueCFGScale(_ value: Double) -> String? {
+        value.isFinite && trueCFGScaleRange.contains(value) ? nil
+            : "must be a number between \(trueCFGScaleRange.lowerBound) and \(trueCFGScaleRange.upperBound) (got \(value))"
+    }
+
+    public func checkImages(_ value: Int) -> String? {
+        imagesRange.contains(value) ? nil
+            : "must be between \(imagesRange.lowerBound) and \(imagesRange.upperBound) (got \(value))"
     }
 
     public func checkSide(_ value: Int) -> String? {

@@ -1,8 +1,8 @@
 import Foundation
 import JobModel
 
-/// The Kafka envelope of one job on `ternflux.jobs` (record key = job id), contract v1: the job's
-/// `JobParameters` plus the contract version, the ids and the attempt.
+/// The Kafka envelope of one job on `ternflux.jobs` (record key = job id): the job's `JobParameters` plus the
+/// contract version, the ids and the attempt.
 ///
 ///     {"v":1,"job_id":"uuid","batch_id":"uuid","prompt":"...","seed":42,"width":128,"height":128,
 ///      "steps":8,"guidance":3.5,"model":"default","attempt":0}
@@ -10,9 +10,18 @@ import JobModel
 /// `prompt`, `seed` and `model` are required; `width`, `height`, `steps` and `guidance` may be absent (or
 /// null): the worker then uses its model's defaults; `attempt` is 0 when absent. Unknown fields are ignored.
 /// Whether `model` names a model the worker has is the worker's decision, not the parser's.
+///
+/// Contract v2 adds `negative_prompt` and `true_cfg_scale` (classifier-free guidance per job; absent: the
+/// model's). A job that sets neither is written as v1, so workers that read only v1 keep working through a
+/// rolling upgrade; a v2 record reaches only v2 workers' results (a v1 worker fails it, naming the version).
 @dynamicMemberLookup
 public struct JobMessage: Codable, Sendable, Equatable {
-    public static let version = 1
+    /// The newest contract version this build writes and reads (it reads every version from 1).
+    public static let version = 2
+    public static let readableVersions = 1...version
+
+    /// The version this job is written as: 1 unless it needs a v2 field.
+    public var contractVersion: Int { parameters.negativePrompt == nil && parameters.trueCFGScale == nil ? 1 : 2 }
 
     public var jobID: UUID
     public var batchID: UUID
@@ -35,12 +44,13 @@ public struct JobMessage: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case v, jobID = "job_id", batchID = "batch_id", prompt, seed, width, height, steps, guidance, model, attempt
+        case negativePrompt = "negative_prompt", trueCFGScale = "true_cfg_scale"
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let v = try c.decode(Int.self, forKey: .v)
-        guard v == JobMessage.version else {
+        guard JobMessage.readableVersions.contains(v) else {
             throw DecodingError.dataCorruptedError(forKey: .v, in: c, debugDescription: "unsupported version \(v)")
         }
         jobID = try c.decode(UUID.self, forKey: .jobID)
@@ -49,14 +59,16 @@ public struct JobMessage: Codable, Sendable, Equatable {
             prompt: try c.decode(String.self, forKey: .prompt), seed: try c.decode(Int64.self, forKey: .seed),
             width: try c.decodeIfPresent(Int.self, forKey: .width), height: try c.decodeIfPresent(Int.self, forKey: .height),
             steps: try c.decodeIfPresent(Int.self, forKey: .steps), guidance: try c.decodeIfPresent(Double.self, forKey: .guidance),
-            model: try c.decode(String.self, forKey: .model))
+            model: try c.decode(String.self, forKey: .model),
+            negativePrompt: try c.decodeIfPresent(String.self, forKey: .negativePrompt),
+            trueCFGScale: try c.decodeIfPresent(Double.self, forKey: .trueCFGScale))
         attempt = try c.decodeIfPresent(Int.self, forKey: .attempt) ?? 0
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         let p = parameters
-        try c.encode(JobMessage.version, forKey: .v)
+        try c.encode(contractVersion, forKey: .v)
         try c.encode(jobID.uuidString.lowercased(), forKey: .jobID)
         try c.encode(batchID.uuidString.lowercased(), forKey: .batchID)
         try c.encode(p.prompt, forKey: .prompt)
@@ -66,6 +78,8 @@ public struct JobMessage: Codable, Sendable, Equatable {
         try c.encodeIfPresent(p.steps, forKey: .steps)
         try c.encodeIfPresent(p.guidance, forKey: .guidance)
         try c.encodeIfPresent(p.model, forKey: .model)
+        try c.encodeIfPresent(p.negativePrompt, forKey: .negativePrompt)
+        try c.encodeIfPresent(p.trueCFGScale, forKey: .trueCFGScale)
         try c.encode(attempt, forKey: .attempt)
     }
 
@@ -78,7 +92,7 @@ public struct JobMessage: Codable, Sendable, Equatable {
         let p = parameters
         var out: [UInt8] = []
         out.reserveCapacity(160 + p.prompt.utf8.count + (p.model?.utf8.count ?? 0))
-        out += #"{"v":1,"job_id":""#.utf8
+        out += contractVersion == 1 ? #"{"v":1,"job_id":""#.utf8 : #"{"v":2,"job_id":""#.utf8
         appendLowercaseUUID(jobID, to: &out)
         out += #"","batch_id":""#.utf8
         appendLowercaseUUID(batchID, to: &out)
@@ -93,6 +107,11 @@ public struct JobMessage: Codable, Sendable, Equatable {
             out += #","model":"#.utf8
             appendJSONString(model, to: &out)
         }
+        if let negative = p.negativePrompt {
+            out += #","negative_prompt":"#.utf8
+            appendJSONString(negative, to: &out)
+        }
+        if let v = p.trueCFGScale { out += #","true_cfg_scale":"#.utf8; out += String(v).utf8 }
         out += #","attempt":"#.utf8
         out += String(attempt).utf8
         out.append(UInt8(ascii: "}"))

@@ -69,8 +69,9 @@ extension JobMessage {
             reader.problems.append(JobFieldProblem(field: "job_id", message: "\(valueID.uuidString.lowercased()) does not match the record key \(keyText!)"))
         }
 
-        if let v = reader.integer("v"), v != Int64(JobMessage.version) {
-            reader.problems.append(JobFieldProblem(field: "v", message: "unsupported contract version \(v) (this worker reads \(JobMessage.version))"))
+        if let v = reader.integer("v"), !JobMessage.readableVersions.contains(Int(clamping: v)) {
+            reader.problems.append(JobFieldProblem(field: "v", message: "unsupported contract version \(v) (this worker reads "
+                + "\(JobMessage.readableVersions.lowerBound) to \(JobMessage.readableVersions.upperBound))"))
         }
         let batchID = reader.uuid("batch_id")
         let prompt = reader.string("prompt")
@@ -80,13 +81,16 @@ extension JobMessage {
         let steps = reader.optionalInteger("steps")
         let guidance = reader.optionalNumber("guidance")
         let model = reader.string("model")
+        let negativePrompt = reader.optionalString("negative_prompt")
+        let trueCFGScale = reader.optionalNumber("true_cfg_scale")
         let attempt = fields["attempt"] == nil ? 0 : reader.integer("attempt")
         problems += reader.problems
 
         if problems.isEmpty, let batchID, let prompt, let seed, let model, let attempt {
             let parameters = JobParameters(prompt: prompt, seed: seed, width: width.map(clampToInt),
                                            height: height.map(clampToInt), steps: steps.map(clampToInt),
-                                           guidance: guidance, model: model)
+                                           guidance: guidance, model: model, negativePrompt: negativePrompt,
+                                           trueCFGScale: trueCFGScale)
             let message = JobMessage(jobID: jobID, batchID: batchID, parameters: parameters, attempt: clampToInt(attempt))
             let limitProblems = message.validate(limits: limits)
             if limitProblems.isEmpty { return message }
@@ -101,6 +105,12 @@ extension JobMessage {
         if let guidance, let m = limits.checkGuidance(guidance) { problems.append(JobFieldProblem(field: "guidance", message: m)) }
         if let seed, let m = limits.checkSeed(seed) { problems.append(JobFieldProblem(field: "seed", message: m)) }
         if let model, let m = limits.checkModel(model) { problems.append(JobFieldProblem(field: "model", message: m)) }
+        if let negativePrompt, let m = limits.checkNegativePrompt(negativePrompt) {
+            problems.append(JobFieldProblem(field: "negative_prompt", message: m))
+        }
+        if let trueCFGScale, let m = limits.checkTrueCFGScale(trueCFGScale) {
+            problems.append(JobFieldProblem(field: "true_cfg_scale", message: m))
+        }
         throw JobMessageError.invalid(jobID: jobID, problems: problems)
     }
 
@@ -199,6 +209,12 @@ private struct FieldReader {
     mutating func optionalInteger(_ field: String) -> Int64? {
         guard let v = fields[field], v != .null else { return nil }
         return integer(field)
+    }
+
+    /// A string the record may leave out (absent or null: nil, no problem).
+    mutating func optionalString(_ field: String) -> String? {
+        guard let v = fields[field], v != .null else { return nil }
+        return string(field)
     }
 
     mutating func optionalNumber(_ field: String) -> Double? {

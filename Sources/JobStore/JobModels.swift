@@ -174,12 +174,16 @@ public struct JobHistoryEntry: Sendable, Equatable, Codable {
     public var sha256: String?
     public var bytes: Int64?
     public var totalMs: Double?
+    /// Nil until claimed, like width, height and steps; a claimed job's nil negative prompt: the model has none.
+    public var guidance: Double? = nil
+    public var negativePrompt: String? = nil
+    public var trueCFGScale: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id", batchID = "batch_id", batchName = "batch_name", line, state, attempt, prompt, seed, width, height,
              steps, model, workerID = "worker_id", createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at",
              latencyMs = "latency_ms", errorCount = "error_count", lastError = "last_error", outputURI = "output_uri", sha256, bytes,
-             totalMs = "total_ms"
+             totalMs = "total_ms", guidance, negativePrompt = "negative_prompt", trueCFGScale = "true_cfg_scale"
     }
 }
 

@@ -75,7 +75,7 @@ public final class JobRepository {
 
     static let jobColumns = """
         id, batch_id, line, state, attempt, max_attempts, prompt, seed, width, height, steps, guidance, model,
-        worker_id, created_at, enqueued_at, started_at, finished_at, errors, output_uri, sha256, bytes
+        negative_prompt, true_cfg_scale, worker_id, created_at, enqueued_at, started_at, finished_at, errors, output_uri, sha256, bytes
         """
 
     // MARK: submit
@@ -99,19 +99,22 @@ public final class JobRepository {
                 try db.execute("INSERT INTO batches (id, name, source, job_count, submit_key, submit_digest) VALUES ($1, $2, $3, $4, $5, $6)",
                                [batch.id, batch.name, batch.source, jobs.count, batch.key, batch.digest])
                 if jobs.count >= copyThreshold {
-                    try db.copyIn("COPY jobs (id, batch_id, line, max_attempts, prompt, seed, width, height, steps, guidance, model) FROM STDIN") { writer in
+                    try db.copyIn("COPY jobs (id, batch_id, line, max_attempts, prompt, seed, width, height, steps, guidance, model, negative_prompt, true_cfg_scale) FROM STDIN") { writer in
                         for job in jobs {
                             let p = job.parameters
-                            try writer.append([job.id, batch.id, job.line, job.maxAttempts, p.prompt, p.seed, p.width, p.height, p.steps, p.guidance, p.model])
+                            try writer.append([job.id, batch.id, job.line, job.maxAttempts, p.prompt, p.seed, p.width, p.height, p.steps, p.guidance, p.model,
+                                               p.negativePrompt, p.trueCFGScale])
                         }
                     }
                 } else {
                     for job in jobs {
                         let p = job.parameters
                         try db.execute("""
-                            INSERT INTO jobs (id, batch_id, line, max_attempts, prompt, seed, width, height, steps, guidance, model)
-                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                            """, [job.id, batch.id, job.line, job.maxAttempts, p.prompt, p.seed, p.width, p.height, p.steps, p.guidance, p.model])
+                            INSERT INTO jobs (id, batch_id, line, max_attempts, prompt, seed, width, height, steps, guidance, model,
+                                              negative_prompt, true_cfg_scale)
+                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                            """, [job.id, batch.id, job.line, job.maxAttempts, p.prompt, p.seed, p.width, p.height, p.steps, p.guidance, p.model,
+                                  p.negativePrompt, p.trueCFGScale])
                     }
                 }
             }
@@ -174,11 +177,13 @@ public final class JobRepository {
         let claimSQL = """
             UPDATE jobs SET state = 'running', attempt = attempt + 1, started_at = now(), worker_id = $2,
                 width = coalesce(width, $3), height = coalesce(height, $4), steps = coalesce(steps, $5),
-                guidance = coalesce(guidance, $6)
+                guidance = coalesce(guidance, $6), negative_prompt = coalesce(negative_prompt, $7),
+                true_cfg_scale = coalesce(true_cfg_scale, $8)
             WHERE id = $1 AND state IN ('queued', 'running') AND attempt < max_attempts
             RETURNING \(Self.jobColumns)
             """
-        let claimArguments: [PostgresEncodable?] = [jobID, workerID, defaults.width, defaults.height, defaults.steps, defaults.guidance]
+        let claimArguments: [PostgresEncodable?] = [jobID, workerID, defaults.width, defaults.height, defaults.steps, defaults.guidance,
+                                                    defaults.negativePrompt, defaults.trueCFGScale]
         if let row = try db.query(claimSQL, claimArguments).first { return .claimed(try Self.jobRecord(row)) }
         return try db.transaction { db in
             let claimed = try db.query(claimSQL, claimArguments)
@@ -207,10 +212,12 @@ public final class JobRepository {
             try db.execute("INSERT INTO batches (id, name, source, job_count) VALUES ($1, 'external', 'queue', 0) ON CONFLICT (id) DO NOTHING", [batchID])
             let p = job.parameters
             let inserted = try db.execute("""
-                INSERT INTO jobs (id, batch_id, line, max_attempts, prompt, seed, width, height, steps, guidance, model, enqueued_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
+                INSERT INTO jobs (id, batch_id, line, max_attempts, prompt, seed, width, height, steps, guidance, model,
+                                  negative_prompt, true_cfg_scale, enqueued_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now())
                 ON CONFLICT (id) DO NOTHING
-                """, [job.id, batchID, job.line, job.maxAttempts, p.prompt, p.seed, p.width, p.height, p.steps, p.guidance, p.model])
+                """, [job.id, batchID, job.line, job.maxAttempts, p.prompt, p.seed, p.width, p.height, p.steps, p.guidance, p.model,
+                      p.negativePrompt, p.trueCFGScale])
             if inserted > 0 { try db.execute("UPDATE batches SET job_count = job_count + 1 WHERE id = $1", [batchID]) }
             return inserted > 0
         }
@@ -232,10 +239,12 @@ public final class JobRepository {
             let p = parameters ?? JobParameters(prompt: "", seed: 0, width: 0, height: 0, steps: 0, guidance: 0, model: "")
             try db.execute("""
                 INSERT INTO jobs (id, batch_id, state, attempt, max_attempts, prompt, seed, width, height, steps, guidance, model,
-                                  worker_id, enqueued_at, started_at, finished_at, errors)
+                                  worker_id, enqueued_at, started_at, finished_at, errors, negative_prompt, true_cfg_scale)
                 VALUES ($1, $2, 'failed', 1, 1, $3, $4, $5, $6, $7, $8, $9, $10, now(), now(), now(),
-                        jsonb_build_array(jsonb_build_object('attempt', 1, 'at', now(), 'worker_id', $10::text, 'message', $11::text, 'terminal', true)))
-                """, [jobID, batch, p.prompt, p.seed, p.width, p.height, p.steps, p.guidance, p.model, workerID, message])
+                        jsonb_build_array(jsonb_build_object('attempt', 1, 'at', now(), 'worker_id', $10::text, 'message', $11::text, 'terminal', true)),
+                        $12, $13)
+                """, [jobID, batch, p.prompt, p.seed, p.width, p.height, p.steps, p.guidance, p.model, workerID, message,
+                      p.negativePrompt, p.trueCFGScale])
             try db.execute("UPDATE batches SET job_count = job_count + 1 WHERE id = $1", [batch])
             try db.execute("UPDATE workers SET jobs_failed = jobs_failed + 1 WHERE id = $1", [workerID])
             return .failed(attempts: 1)
@@ -406,7 +415,8 @@ public final class JobRepository {
                 latencyMs: try row.decodeIfPresent("latency_ms"), errorCount: try row.decode("error_count"),
                 lastError: try row.decodeIfPresent("last_error"), outputURI: try row.decodeIfPresent("output_uri"),
                 sha256: try row.decodeIfPresent("sha256"), bytes: try row.decodeIfPresent("bytes"),
-                totalMs: try row.decodeIfPresent("total_ms"))
+                totalMs: try row.decodeIfPresent("total_ms"), guidance: try row.decodeIfPresent("guidance"),
+                negativePrompt: try row.decodeIfPresent("negative_prompt"), trueCFGScale: try row.decodeIfPresent("true_cfg_scale"))
         }
     }
 
@@ -426,7 +436,8 @@ public final class JobRepository {
             parameters: JobParameters(prompt: try row.decode("prompt"), seed: try row.decode("seed") as Int64,
                                       width: try row.decodeIfPresent("width"), height: try row.decodeIfPresent("height"),
                                       steps: try row.decodeIfPresent("steps"), guidance: try row.decodeIfPresent("guidance"),
-                                      model: try row.decode("model") as String),
+                                      model: try row.decode("model") as String, negativePrompt: try row.decodeIfPresent("negative_prompt"),
+                                      trueCFGScale: try row.decodeIfPresent("true_cfg_scale")),
             workerID: try row.decodeIfPresent("worker_id"), createdAt: try row.decode("created_at"),
             enqueuedAt: try row.decodeIfPresent("enqueued_at"), startedAt: try row.decodeIfPresent("started_at"),
             finishedAt: try row.decodeIfPresent("finished_at"), errors: errors, outputURI: try row.decodeIfPresent("output_uri"),

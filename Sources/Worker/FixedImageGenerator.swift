@@ -19,7 +19,9 @@ public struct FixedImageGenerator: ImageGenerator {
     }
 
     /// What a model trained like the shipped ones would default to; the fixed image ignores them.
-    public var defaults: JobSettings { JobSettings(width: 128, height: 128, steps: 8, guidance: 3.5) }
+    public var defaults: JobSettings {
+        JobSettings(width: 128, height: 128, steps: 8, guidance: 3.5, negativePrompt: "", trueCFGScale: 1.5)
+    }
 
     public func generate(_ request: JobParameters, cancellation: JobCancellation) throws -> GeneratedImage {
         let end = Date().addingTimeInterval(delaySeconds)

@@ -10,6 +10,7 @@ public final class FluxImageGenerator: ImageGenerator, @unchecked Sendable {
     let pipeline: FluxPipeline
     /// T5 sequence length used for every job (FluxPipeline's max_sequence_length).
     let maxSequenceLength: Int
+    public let modelSHA256: String?
 
     /// `maxSequenceLength` nil: the model's own default (`FluxPipeline.defaultMaxSequenceLength`).
     public init(modelDirectory: URL, mode: ActivationMode, extraNames: [String] = [], maxSequenceLength: Int? = nil) throws {
@@ -19,11 +20,23 @@ public final class FluxImageGenerator: ImageGenerator, @unchecked Sendable {
         names = names.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         modelNames = names
         self.maxSequenceLength = maxSequenceLength ?? pipeline.defaultMaxSequenceLength
+        modelSHA256 = try Self.transformerDigest(ModelFolder(url: modelDirectory).transformerDirectory)
+    }
+
+    /// The SHA-256 of the transformer's weights: of its one `.safetensors` file (what `sha256sum` prints), or,
+    /// for a sharded checkpoint, of the lines `NAME DIGEST` of its shards in name order.
+    public static func transformerDigest(_ directory: URL) throws -> String {
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            .filter { $0.hasSuffix(".safetensors") }.sorted()
+        let digests = try files.map { try SHA256.hexDigest(ofFileAt: directory.appendingPathComponent($0).path) }
+        if digests.count == 1 { return digests[0] }
+        return SHA256.hexDigest(Array(zip(files, digests).map { "\($0) \($1)\n" }.joined().utf8))
     }
 
     public var defaults: JobSettings {
         let d = pipeline.generationDefaults
-        return JobSettings(width: d.width, height: d.height, steps: d.steps, guidance: Double(d.guidance))
+        return JobSettings(width: d.width, height: d.height, steps: d.steps, guidance: Double(d.guidance),
+                           negativePrompt: d.negativePrompt, trueCFGScale: Double(d.trueCFGScale))
     }
 
     /// The one place a job's parameters become a pipeline request.
@@ -32,8 +45,10 @@ public final class FluxImageGenerator: ImageGenerator, @unchecked Sendable {
         var r = FluxPipeline.Request(prompt: p.prompt, seed: UInt64(p.seed ?? 0), steps: p.steps!,
                                      width: p.width!, height: p.height!, guidance: Float(p.guidance!))
         r.maxSequenceLength = maxSequenceLength
-        // A job names size, steps and guidance; classifier-free guidance is the model's (generation_defaults.json).
-        pipeline.generationDefaults.applyGuidance(to: &r)
+        // Classifier-free guidance as FluxPipeline's: it runs when the scale is above 1 and there is a negative
+        // prompt (the job's, else the model's; a model without one and a job without one: none).
+        r.negativePrompt = p.negativePrompt
+        r.trueCFGScale = Float(p.trueCFGScale!)
         let steps = r.steps
         let result = try pipeline.generate(r) { step, _ in
             cancellation.reportProgress(stepsDone: step + 1, totalSteps: steps)

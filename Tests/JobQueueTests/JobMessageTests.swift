@@ -144,9 +144,9 @@ final class JobMessageTests: XCTestCase {
     }
 
     func testGuidanceSeedModelVersionAndEveryProblemReported() throws {
-        let p = problems(try json(["guidance": -1, "seed": -5, "model": "", "v": 2, "batch_id": "nope", "width": 17]))?.1 ?? []
+        let p = problems(try json(["guidance": -1, "seed": -5, "model": "", "v": 3, "batch_id": "nope", "width": 17]))?.1 ?? []
         XCTAssertEqual(Set(p.map(\.field)), ["guidance", "seed", "model", "v", "batch_id", "width"])
-        XCTAssertTrue(p.contains(JobFieldProblem(field: "v", message: "unsupported contract version 2 (this worker reads 1)")))
+        XCTAssertTrue(p.contains(JobFieldProblem(field: "v", message: "unsupported contract version 3 (this worker reads 1 to 2)")))
         XCTAssertTrue(p.contains(JobFieldProblem(field: "batch_id", message: "'nope' is not a UUID")))
     }
 

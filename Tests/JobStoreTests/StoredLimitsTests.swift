@@ -65,6 +65,18 @@ final class StoredLimitsTests: XCTestCase {
         XCTAssertTrue(stores("steps", nil) && stores("guidance", nil))
     }
 
+    func testNegativePromptAndTrueCFGScaleAtTheirEdges() {
+        for n in [0, limits.maxPromptScalars, limits.maxPromptScalars + 1] {
+            let negative = String(repeating: "é", count: n)
+            agree("negative_prompt", negative, limits.checkNegativePrompt(negative) == nil)
+        }
+        let c = limits.trueCFGScaleRange
+        for scale in [c.lowerBound - 0.5, c.lowerBound, c.upperBound, c.upperBound + 0.5, Double.nan] {
+            agree("true_cfg_scale", scale, limits.checkTrueCFGScale(scale) == nil)
+        }
+        XCTAssertTrue(stores("negative_prompt", nil) && stores("true_cfg_scale", nil), "both may be left to the model")
+    }
+
     func testPromptAndModelLengthsAtTheirEdges() {
         for n in [limits.maxPromptScalars, limits.maxPromptScalars + 1] {
             let prompt = String(repeating: "é", count: n)
