@@ -2,7 +2,8 @@
 # Installs the Debian packages TernFlux builds, tests and runs with. Idempotent; needs root (apt-get).
 set -euo pipefail
 # prometheus: only for its promtool (the metrics-endpoint test runs `promtool check metrics`).
-packages=(librdkafka-dev libpq-dev libopenblas-dev zlib1g-dev postgresql kcat prometheus)
+# python3-pil: Pillow, the independent reader the PNG-metadata tests check our text chunks with.
+packages=(librdkafka-dev libpq-dev libopenblas-dev zlib1g-dev postgresql kcat prometheus python3-pil)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -33,6 +33,45 @@ public struct SHA256: Sendable {
         }
     }
 
+    /// Hashes `raw` (a file's mapped bytes, say) a whole block at a time, without copying it.
+    public mutating func update(raw: UnsafeRawBufferPointer) {
+        var offset = 0
+        while !buffer.isEmpty && offset < raw.count {
+            update(CollectionOfOne(raw[offset]))
+            offset += 1
+        }
+        while raw.count - offset >= 64 {
+            compress(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + 64)]))
+            length &+= 64
+            offset += 64
+        }
+        if offset < raw.count { update(UnsafeRawBufferPointer(rebasing: raw[offset...])) }
+    }
+
+    /// Lower-case hex digest of the file at `path`, read in 1 MiB pieces.
+    public static func hexDigest(ofFileAt path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: path])
+        }
+        defer { try? handle.close() }
+        var h = SHA256()
+        while let piece = try handle.read(upToCount: 1 << 20), !piece.isEmpty {
+            piece.withUnsafeBytes { h.update(raw: $0) }
+        }
+        return hex(h.finalize())
+    }
+
+    static func hex(_ digest: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var hex = [UInt8]()
+        hex.reserveCapacity(64)
+        for byte in digest {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: hex, as: UTF8.self)
+    }
+
     public mutating func finalize() -> [UInt8] {
         let bitLength = length &* 8
         var tail = buffer
@@ -48,18 +87,20 @@ public struct SHA256: Sendable {
     public static func hexDigest<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
         var h = SHA256()
         h.update(bytes)
-        let digits = Array("0123456789abcdef".utf8)
-        var hex = [UInt8]()
-        hex.reserveCapacity(64)
-        for byte in h.finalize() {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: hex, as: UTF8.self)
+        return hex(h.finalize())
     }
 
     private mutating func compress(_ block: [UInt8]) {
-        var w = [UInt32](repeating: 0, count: 64)
+        block.withUnsafeBytes { compress($0) }
+    }
+
+    private mutating func compress(_ block: UnsafeRawBufferPointer) {
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            compress(block, schedule: w)
+        }
+    }
+
+    private mutating func compress(_ block: UnsafeRawBufferPointer, schedule w: UnsafeMutableBufferPointer<UInt32>) {
         for i in 0..<16 {
             w[i] = UInt32(block[4 * i]) << 24 | UInt32(block[4 * i + 1]) << 16 | UInt32(block[4 * i + 2]) << 8 | UInt32(block[4 * i + 3])
         }

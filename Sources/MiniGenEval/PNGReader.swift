@@ -39,45 +39,26 @@ public enum PNGReader {
     }
 
     public static func decode(_ png: [UInt8]) throws -> PNGImage {
-        guard png.count >= 8, Array(png[0..<8]) == PNGWriter.signature else {
-            throw Error(description: "not a PNG file (bad signature)")
-        }
-        func u32(_ o: Int) -> UInt32 { png[o..<(o + 4)].reduce(0) { $0 << 8 | UInt32($1) } }
-        var offset = 8
+        let chunks: [PNGChunk]
+        do { chunks = try PNGChunks.read(png) } catch let error as PNGChunks.Error { throw Error(description: error.description) }
         var header: (width: Int, height: Int, channels: Int)?
         var compressed: [UInt8] = []
-        var sawEnd = false
-        while offset < png.count {
-            guard offset + 12 <= png.count else { throw Error(description: "truncated chunk at byte \(offset)") }
-            let length = Int(u32(offset))
-            guard length <= png.count - offset - 12 else {
-                throw Error(description: "chunk at byte \(offset) claims \(length) bytes, past the end of the file")
-            }
-            let typeBytes = Array(png[(offset + 4)..<(offset + 8)])
-            let type = String(decoding: typeBytes, as: UTF8.self)
-            let body = Array(png[(offset + 8)..<(offset + 8 + length)])
-            guard PNGWriter.crc(typeBytes + body) == u32(offset + 8 + length) else {
-                throw Error(description: "CRC mismatch in chunk \(type) at byte \(offset)")
-            }
-            offset += 12 + length
-            switch type {
+        for chunk in chunks {
+            switch chunk.type {
             case "IHDR":
-                guard header == nil, length == 13 else { throw Error(description: "bad or repeated IHDR chunk") }
-                header = try parseHeader(body)
+                guard header == nil, chunk.body.count == 13 else { throw Error(description: "bad or repeated IHDR chunk") }
+                header = try parseHeader(Array(chunk.body))
             case "IDAT":
                 guard header != nil else { throw Error(description: "IDAT before IHDR") }
-                compressed += body
+                compressed += chunk.body
             case "IEND":
-                sawEnd = true
+                break
             default:
-                // Bit 5 of the first byte clear: a critical chunk this decoder does not understand (PLTE included:
-                // palette images are not supported).
-                if typeBytes[0] & 0x20 == 0 { throw Error(description: "unsupported critical chunk \(type)") }
+                // A critical chunk this decoder does not understand (PLTE included: palette images are not supported).
+                if chunk.isCritical { throw Error(description: "unsupported critical chunk \(chunk.type)") }
             }
-            if sawEnd { break }
         }
         guard let (width, height, channels) = header else { throw Error(description: "no IHDR chunk") }
-        guard sawEnd else { throw Error(description: "no IEND chunk (file truncated?)") }
         guard !compressed.isEmpty else { throw Error(description: "no IDAT chunk") }
         let stride = width * channels
         let filtered = try inflate(compressed, expected: height * (stride + 1))

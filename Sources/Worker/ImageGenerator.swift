@@ -36,5 +36,12 @@ public protocol ImageGenerator: Sendable {
     var modelNames: [String] { get }
     /// The width, height, steps and guidance of a job that leaves them unset (the model's own).
     var defaults: JobSettings { get }
+    /// SHA-256 of the weights that decide the image (the transformer's), written into every PNG's metadata;
+    /// nil for a generator without weights.
+    var modelSHA256: String? { get }
     func generate(_ request: JobParameters, cancellation: JobCancellation) throws -> GeneratedImage
+}
+
+extension ImageGenerator {
+    public var modelSHA256: String? { nil }
 }

@@ -42,10 +42,11 @@ public struct ImageStore: Sendable {
         self.layout = OutputLayout(root: root)
     }
 
-    /// Encodes `image` as PNG, then stores it as `store(png:batchID:jobID:)` does; each half is timed.
-    public func store(_ image: RGBImage, batchID: UUID, jobID: UUID) throws -> EncodedImage {
+    /// Encodes `image` as PNG with `text` chunks (the generation metadata), then stores it as
+    /// `store(png:batchID:jobID:)` does; each half is timed.
+    public func store(_ image: RGBImage, batchID: UUID, jobID: UUID, text: [PNGTextChunk] = []) throws -> EncodedImage {
         let encodeStart = DispatchTime.now().uptimeNanoseconds
-        let png = try image.png()
+        let png = try image.png(text: text)
         let storeStart = DispatchTime.now().uptimeNanoseconds
         let stored = try store(png: png, batchID: batchID, jobID: jobID)
         let end = DispatchTime.now().uptimeNanoseconds

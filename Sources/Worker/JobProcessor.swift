@@ -1,3 +1,4 @@
+import FluxModel
 import Foundation
 import JobModel
 import JobQueue
@@ -149,12 +150,16 @@ public final class JobProcessor {
         timing.claimed = started
         let generator = self.generator
         let images = self.images
+        // Every PNG says how it was made (the row's parameters with the model's defaults, as generated).
+        let metadata = GenerationMetadata(jobID: job.jobID, batchID: batchID, parameters: parameters.filling(from: defaults),
+                                          modelSHA256: generator.modelSHA256, ternfluxVersion: WorkerVersion.current)
+        let text = try metadata.textChunks().map { PNGTextChunk(keyword: $0.keyword, text: $0.text) }
         let run = try runner.run(timeoutSeconds: jobTimeoutSeconds, deadline: shutdown.deadline) { cancellation in
             let generateStart = DispatchTime.now().uptimeNanoseconds
             let image = try generator.generate(parameters, cancellation: cancellation)
             let generateNanos = DispatchTime.now().uptimeNanoseconds - generateStart
             if cancellation.isCancelled { throw GenerationCancelled(reason: "cancelled after generation") }
-            let encoded = try images.store(image.image, batchID: batchID, jobID: job.jobID)
+            let encoded = try images.store(image.image, batchID: batchID, jobID: job.jobID, text: text)
             return (image.timings, encoded, generateNanos)
         }
 
@@ -238,6 +243,8 @@ public final class JobProcessor {
         if r.steps != w.steps { fields.append("steps") }
         if r.guidance != w.guidance { fields.append("guidance") }
         if (r.model ?? JobSettings.defaultModel) != (w.model ?? JobSettings.defaultModel) { fields.append("model") }
+        if r.negativePrompt != w.negativePrompt { fields.append("negative_prompt") }
+        if r.trueCFGScale != w.trueCFGScale { fields.append("true_cfg_scale") }
         return fields
     }
 

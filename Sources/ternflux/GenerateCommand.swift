@@ -3,6 +3,7 @@ import Foundation
 import FluxModel
 import JobModel
 import TernaryTensors
+import Worker
 
 /// `ternflux generate`: one image from one prompt, as diffusers' FluxPipeline would make it.
 struct GenerateCommand: ParsableCommand {
@@ -38,7 +39,9 @@ struct GenerateCommand: ParsableCommand {
     }
 
     static func check(_ job: JobParameters, seed: UInt64) throws {
-        var problems = JobLimits.standard.problems(of: job).map { ($0.field == "prompt" ? "the prompt" : "--\($0.field)") + ": \($0.message)" }
+        var problems = JobLimits.standard.problems(of: job).map {
+            ($0.field == "prompt" ? "the prompt" : "--" + $0.field.replacingOccurrences(of: "_", with: "-")) + ": \($0.message)"
+        }
         if seed > UInt64(Int64.max) { problems.insert("--seed: must be between 0 and \(Int64.max) (got \(seed))", at: 0) }
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
     }
@@ -66,7 +69,15 @@ struct GenerateCommand: ParsableCommand {
         }
         for warning in result.warnings { FluxStderr.line("warning: \(warning)") }
         let encodeStart = Date()
-        let png = try result.image.png()
+        // The same metadata a worker writes, without a job or batch.
+        let metadata = GenerationMetadata(
+            jobID: nil, batchID: nil,
+            parameters: JobParameters(prompt: prompt, seed: Int64(clamping: seed), width: request.width, height: request.height,
+                                      steps: request.steps, guidance: Double(request.guidance), model: folder.standardizedFileURL.lastPathComponent,
+                                      negativePrompt: request.negativePrompt, trueCFGScale: Double(request.trueCFGScale)),
+            modelSHA256: try FluxImageGenerator.transformerDigest(folder.appendingPathComponent("transformer")),
+            ternfluxVersion: WorkerVersion.current)
+        let png = try result.image.png(text: try metadata.textChunks().map { PNGTextChunk(keyword: $0.keyword, text: $0.text) })
         let pngSeconds = Date().timeIntervalSince(encodeStart)
         let url = URL(fileURLWithPath: out)
         do {

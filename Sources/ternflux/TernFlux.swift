@@ -22,6 +22,7 @@ struct TernFlux: AsyncParsableCommand {
             RequeueCommand.self,
             StatusCommand.self,
             HistoryCommand.self,
+            InspectCommand.self,
             CancelCommand.self,
         ]
     )

@@ -1,7 +1,7 @@
 import CZlib
 import Foundation
 
-/// Minimal PNG encoder for 8-bit RGB images: IHDR, one zlib-compressed IDAT, IEND.
+/// Minimal PNG encoder for 8-bit RGB images: IHDR, text chunks if any, one zlib-compressed IDAT, IEND.
 /// Each scanline takes the filter (None, Sub, Up, Average, Paeth) whose output has the smallest sum of absolute
 /// values as signed bytes — the heuristic the PNG specification recommends for truecolour images.
 public enum PNGWriter {
@@ -11,8 +11,9 @@ public enum PNGWriter {
 
     package static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
-    /// Encodes `pixels` (`height·width·3` bytes, interleaved RGB, rows top to bottom) as a PNG file.
-    public static func encodeRGB(_ pixels: [UInt8], width: Int, height: Int) throws -> [UInt8] {
+    /// Encodes `pixels` (`height·width·3` bytes, interleaved RGB, rows top to bottom) as a PNG file, with `text`
+    /// (metadata such as the generation parameters) before the image data, where readers look first.
+    public static func encodeRGB(_ pixels: [UInt8], width: Int, height: Int, text: [PNGTextChunk] = []) throws -> [UInt8] {
         guard width > 0, height > 0, width <= 0x7fff_ffff / 4, height <= 0x7fff_ffff else {
             throw Error(description: "PNG size \(width)×\(height) is not a valid image size")
         }
@@ -28,6 +29,10 @@ public enum PNGWriter {
         ihdr += bigEndian(UInt32(height))
         ihdr += [8, 2, 0, 0, 0]   // bit depth 8, colour type 2 (RGB), deflate, adaptive filtering, no interlace
         appendChunk(&png, type: "IHDR", data: ihdr)
+        for chunk in text {
+            let (type, body) = try chunk.encoded()
+            appendChunk(&png, type: type, data: body)
+        }
         appendChunk(&png, type: "IDAT", data: compressed)
         appendChunk(&png, type: "IEND", data: [])
         return png

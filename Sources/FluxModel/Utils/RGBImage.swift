@@ -13,6 +13,6 @@ public struct RGBImage: Sendable, Equatable {
         self.rgb = rgb
     }
 
-    /// The image as a PNG file (`PNGWriter.encodeRGB`).
-    public func png() throws -> [UInt8] { try PNGWriter.encodeRGB(rgb, width: width, height: height) }
+    /// The image as a PNG file (`PNGWriter.encodeRGB`), with `text` chunks (metadata) if given.
+    public func png(text: [PNGTextChunk] = []) throws -> [UInt8] { try PNGWriter.encodeRGB(rgb, width: width, height: height, text: text) }
 }
