@@ -55,4 +55,38 @@ final class LimitsConsistencyTests: XCTestCase {
             }
         }
     }
+
+    func testNumberTextIsReadExactly() {
+        let range: ClosedRange<Int64> = 0...Int64.max
+        func int(_ text: String) -> String {
+            switch JobLimits.readInteger(text, within: range) {
+            case .success(let v): return "\(v)"
+            case .failure(let p): return p.message
+            }
+        }
+        XCTAssertEqual(int("0"), "0")
+        XCTAssertEqual(int("-0"), "0")
+        XCTAssertEqual(int("+7"), "7")
+        XCTAssertEqual(int("007"), "7")
+        XCTAssertEqual(int("9223372036854775807"), "9223372036854775807")
+        XCTAssertEqual(int("-9223372036854775808"), "-9223372036854775808")
+        XCTAssertEqual(int("922337203685477580.7e1"), "9223372036854775807")
+        XCTAssertEqual(int("92233720368547758070e-1"), "9223372036854775807")
+        XCTAssertEqual(int("1.000000000000000000000000000000"), "1")
+        XCTAssertEqual(int("0e999999999999999999999"), "0")
+        XCTAssertEqual(int("1e-999999999999999999999"), "must be an integer, got 1e-999999999999999999999")
+        XCTAssertEqual(int("1e999999999999999999999"), "must be an integer within 0...9223372036854775807, got 1e999999999999999999999")
+        XCTAssertEqual(int("18446744073709551616"), "must be an integer within 0...9223372036854775807, got 18446744073709551616")
+        XCTAssertEqual(int(String(repeating: "9", count: 100)),
+                       "must be an integer within 0...9223372036854775807, got \(String(repeating: "9", count: 40))…")
+        for bad in ["", "-", "x", "1.", ".5", "1e", "0x10", "inf", "nan", " 1", "1 ", "1,5"] {
+            XCTAssertEqual(int(bad), "must be an integer, got '\(bad)'", bad)
+        }
+        XCTAssertEqual(try JobLimits.readNumber("0.1", within: 0...30).get(), 0.1)
+        XCTAssertEqual(try JobLimits.readNumber("+3", within: 0...30).get(), 3)
+        XCTAssertEqual(try JobLimits.readNumber("1e-400", within: 0...30).get(), 0)
+        XCTAssertEqual(JobLimits.readNumber("inf", within: 0...30).map { _ in "" }, .failure(NumberProblem("must be a number, got 'inf'")))
+        XCTAssertEqual(JobLimits.readNumber("1e309", within: 0.5...7.25).map { _ in "" },
+                       .failure(NumberProblem("must be a finite number within 0.5...7.25, got 1e309")))
+    }
 }
