@@ -51,7 +51,7 @@ let package = Package(
         // The job: its parameters, every bound, conversions. Below the queue and the store.
         // The submit and worker hot paths (encoding, COPY, SHA-256 seeds and digests) are optimised too.
         .target(name: "JobModel", swiftSettings: numericSwiftFlags),
-        .target(name: "JobQueue", dependencies: ["CRdKafka", "JobModel"], swiftSettings: numericSwiftFlags),
+        .target(name: "JobQueue", dependencies: ["CRdKafka", "JobModel", "StrictJSON"], swiftSettings: numericSwiftFlags),
         .target(name: "JobStore", dependencies: ["CLibPQ", "JobModel"], swiftSettings: numericSwiftFlags),
         // Submitting, requeueing and following batches: the CLI's and (later) the HTTP API's client side.
         .target(name: "JobClient", dependencies: ["JobModel", "JobQueue", "JobStore"], swiftSettings: numericSwiftFlags),
