@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "JobQueue", dependencies: ["CRdKafka", "JobModel", "StrictJSON"], swiftSettings: numericSwiftFlags),
         .target(name: "JobStore", dependencies: ["CLibPQ", "JobModel"], swiftSettings: numericSwiftFlags),
         // Submitting, requeueing and following batches: the CLI's and (later) the HTTP API's client side.
-        .target(name: "JobClient", dependencies: ["JobModel", "JobQueue", "JobStore"], swiftSettings: numericSwiftFlags),
+        .target(name: "JobClient", dependencies: ["JobModel", "JobQueue", "JobStore", "StrictJSON"], swiftSettings: numericSwiftFlags),
         .target(
             name: "Worker",
             dependencies: [
