@@ -13,7 +13,7 @@ let package = Package(
     products: [
         .executable(name: "ternflux", targets: ["ternflux"]),
         // The libraries, for the fuzz package under Fuzz/ (it depends on this one by path).
-        .library(name: "TernFluxLibraries", targets: ["TernaryTensors", "FluxModel", "JobModel", "JobQueue", "JobClient"]),
+        .library(name: "TernFluxLibraries", targets: ["StrictJSON", "TernaryTensors", "FluxModel", "JobModel", "JobQueue", "JobClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,9 +36,11 @@ let package = Package(
             cSettings: kernelCFlags,
             linkerSettings: [.linkedLibrary("pthread")]
         ),
+        // The strict JSON parser for untrusted input: safetensors headers, job records, submit's JSONL lines.
+        .target(name: "StrictJSON", swiftSettings: numericSwiftFlags),
         .target(
             name: "TernaryTensors",
-            dependencies: ["CTernaryKernels", "COpenBLAS"],
+            dependencies: ["CTernaryKernels", "COpenBLAS", "StrictJSON"],
             swiftSettings: numericSwiftFlags
         ),
         .target(
@@ -49,10 +51,10 @@ let package = Package(
         // The job: its parameters, every bound, conversions. Below the queue and the store.
         // The submit and worker hot paths (encoding, COPY, SHA-256 seeds and digests) are optimised too.
         .target(name: "JobModel", swiftSettings: numericSwiftFlags),
-        .target(name: "JobQueue", dependencies: ["CRdKafka", "JobModel"], swiftSettings: numericSwiftFlags),
+        .target(name: "JobQueue", dependencies: ["CRdKafka", "JobModel", "StrictJSON"], swiftSettings: numericSwiftFlags),
         .target(name: "JobStore", dependencies: ["CLibPQ", "JobModel"], swiftSettings: numericSwiftFlags),
         // Submitting, requeueing and following batches: the CLI's and (later) the HTTP API's client side.
-        .target(name: "JobClient", dependencies: ["JobModel", "JobQueue", "JobStore"], swiftSettings: numericSwiftFlags),
+        .target(name: "JobClient", dependencies: ["JobModel", "JobQueue", "JobStore", "StrictJSON"], swiftSettings: numericSwiftFlags),
         .target(
             name: "Worker",
             dependencies: [
@@ -93,7 +95,8 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "TernaryTensorsTests", dependencies: ["TernaryTensors", "CTernaryKernels"]),
+        .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"]),
+        .testTarget(name: "TernaryTensorsTests", dependencies: ["TernaryTensors", "CTernaryKernels", "StrictJSON"]),
         .testTarget(name: "FluxModelTests", dependencies: ["FluxModel", "TernaryTensors", "MiniGenEval", "TernFluxBench"]),
         .testTarget(name: "MiniGenEvalTests", dependencies: ["MiniGenEval", "FluxModel"]),
         .testTarget(name: "TernFluxBenchTests", dependencies: ["TernFluxBench", "DevServices", "Worker", "JobQueue", "JobStore", "JobClient"]),

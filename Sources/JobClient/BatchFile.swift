@@ -1,11 +1,14 @@
 import Foundation
 import JobModel
+import StrictJSON
 
 /// The formats `ternflux submit` reads.
 public enum BatchFileFormat: String, CaseIterable, Sendable {
-    /// One JSON object per line: `prompt` required; seed, width, height, steps, guidance, model optional.
+    /// One JSON object per line: `prompt` required; seed, width, height, steps, guidance, model optional
+    /// (`JobParameters.fieldNames`). Other fields and keys given twice are errors.
     case jsonl
-    /// Comma-separated with a header row naming the same fields; `prompt` column required.
+    /// Comma-separated with a header row naming the same fields; `prompt` column required; other columns
+    /// and columns named twice are errors.
     case csv
     /// One prompt per line.
     case text
@@ -61,18 +64,41 @@ public struct BatchLineError: Error, Sendable, Equatable, CustomStringConvertibl
 }
 
 /// Parses batch files into lines. Syntax errors are collected per line, never thrown one at a time.
+///
+/// A field the parser does not know (`widht`) is an error naming it and the known ones, unless
+/// `allowUnknownFields` (`ternflux submit --allow-unknown-fields`), which ignores such fields and columns. A
+/// key given twice in one JSONL line, or a CSV column named twice, is always an error. Numbers are read from
+/// their text exactly (`JobLimits.read…`): 2^63 as a seed is refused as out of range, not rounded.
 public enum BatchFileParser {
-    static let knownFields: Set<String> = ["prompt", "seed", "width", "height", "steps", "guidance", "model"]
+    /// The fields a batch line may set: a job's parameters.
+    static let knownFields: Set<String> = Set(JobParameters.fieldNames)
 
-    public static func parse(_ data: Data, format: BatchFileFormat) -> (lines: [BatchLine], errors: [BatchLineError]) {
+    public static func parse(_ data: Data, format: BatchFileFormat, allowUnknownFields: Bool = false,
+                             limits: JobLimits = .standard) -> (lines: [BatchLine], errors: [BatchLineError]) {
         guard let text = String(data: data, encoding: .utf8) else {
             return ([], [firstInvalidUTF8Line(data)])
         }
         switch format {
-        case .jsonl: return parseJSONL(text)
-        case .csv: return parseCSV(text)
+        case .jsonl: return parseJSONL(text, allowUnknownFields: allowUnknownFields, limits: limits)
+        case .csv: return parseCSV(text, allowUnknownFields: allowUnknownFields, limits: limits)
         case .text: return parseText(text)
         }
+    }
+
+    /// "unknown field 'widht' (known: prompt, seed, …)"; `noun` is "field" or "column".
+    static func unknownMessage(_ names: [String], noun: String) -> String {
+        let listed = names.map { "'\(shown($0))'" }.joined(separator: ", ")
+        return "unknown \(noun)\(names.count == 1 ? "" : "s") \(listed) (known: \(JobParameters.fieldNames.joined(separator: ", ")))"
+    }
+
+    /// "'seed' appears twice", "'seed' appears 3 times".
+    static func appearsMessage(_ name: String, _ count: Int) -> String {
+        "'\(shown(name))' appears \(count == 2 ? "twice" : "\(count) times")"
+    }
+
+    /// A name from the file as a message shows it: cut short when it is long.
+    static func shown(_ name: String) -> String {
+        name.count > 80 ? String(name.prefix(80)) + "…" : name
     }
 
     /// Finds the line holding the first byte sequence that is not UTF-8, for the error message.
@@ -102,40 +128,63 @@ public enum BatchFileParser {
         return (lines, [])
     }
 
-    static func parseJSONL(_ text: String) -> ([BatchLine], [BatchLineError]) {
+    static func parseJSONL(_ text: String, allowUnknownFields: Bool = false,
+                           limits: JobLimits = .standard) -> ([BatchLine], [BatchLineError]) {
         var lines: [BatchLine] = []
         var errors: [BatchLineError] = []
         for (i, raw) in splitLines(text).enumerated() {
             let number = i + 1
-            if raw.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-            guard let object = try? JSONDecoder().decode([String: JSONScalar].self, from: Data(raw.utf8)) else {
-                errors.append(BatchLineError(lineNumber: number, message: "not a JSON object"))
+            let line = i == 0 && raw.hasPrefix("\u{FEFF}") ? raw.dropFirst() : raw
+            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            let value: StrictJSONValue
+            do {
+                // Duplicates are kept so they are reported with the line's other problems.
+                value = try StrictJSONParser.parse(line, duplicateKeys: .keepAll)
+            } catch {
+                errors.append(BatchLineError(lineNumber: number, message: "not valid JSON: \(error)"))
                 continue
             }
+            guard let members = value.members else {
+                errors.append(BatchLineError(lineNumber: number, message: "expected a JSON object, got \(value.kindWithArticle)"))
+                continue
+            }
+            var problems: [String] = []
+            let duplicates = value.duplicateKeys
+            for d in duplicates { problems.append(appearsMessage(d.key, d.count)) }
+            // A duplicated or mistyped field is reported once, not again as missing or invalid.
+            var unreadable = Set(duplicates.map(\.key))
+            if !allowUnknownFields {
+                var seen = Set<String>()
+                let unknown = members.map(\.key).filter { !knownFields.contains($0) && seen.insert($0).inserted }
+                if !unknown.isEmpty { problems.append(unknownMessage(unknown, noun: "field")) }
+            }
             var fields: [String: String] = [:]
-            var lineErrors: [String] = []
-            for key in object.keys.sorted() where knownFields.contains(key) {
-                switch (key, object[key]!) {
+            for (key, v) in members where knownFields.contains(key) && !unreadable.contains(key) {
+                switch (key, v) {
                 case (_, .null): continue
                 case ("prompt", .string(let s)), ("model", .string(let s)): fields[key] = s
-                case ("prompt", _), ("model", _): lineErrors.append("'\(key)' must be a string")
+                case ("prompt", _), ("model", _):
+                    problems.append("\(key): expected a string, got \(v.kindWithArticle)")
+                    unreadable.insert(key)
                 case (_, .number(let text)): fields[key] = text
-                default: lineErrors.append("'\(key)' must be a number")
+                case ("guidance", _):
+                    problems.append("\(key): expected a number, got \(v.kindWithArticle)")
+                    unreadable.insert(key)
+                default:
+                    problems.append("\(key): expected an integer, got \(v.kindWithArticle)")
+                    unreadable.insert(key)
                 }
             }
-            switch makeLine(number, fields) {
-            case .success(let line) where lineErrors.isEmpty:
-                lines.append(line)
-            case .success:
-                errors.append(BatchLineError(lineNumber: number, message: lineErrors.joined(separator: "; ")))
-            case .failure(let error):
-                errors.append(BatchLineError(lineNumber: number, message: (lineErrors + [error.message]).joined(separator: "; ")))
+            switch makeLine(number, fields, limits: limits, problems: problems, unreadable: unreadable) {
+            case .success(let line): lines.append(line)
+            case .failure(let error): errors.append(error)
             }
         }
         return (lines, errors)
     }
 
-    static func parseCSV(_ text: String) -> ([BatchLine], [BatchLineError]) {
+    static func parseCSV(_ text: String, allowUnknownFields: Bool = false,
+                         limits: JobLimits = .standard) -> ([BatchLine], [BatchLineError]) {
         var records: [(line: Int, fields: [String])] = []
         var errors: [BatchLineError] = []
         var field = ""
@@ -188,6 +237,25 @@ public enum BatchFileParser {
         guard names.contains("prompt") else {
             return ([], [BatchLineError(lineNumber: header.line, message: "CSV header has no 'prompt' column (columns: \(names.joined(separator: ", ")))")])
         }
+        var headerProblems: [String] = []
+        var counts: [String: Int] = [:]
+        for name in names { counts[name, default: 0] += 1 }
+        var reported = Set<String>()
+        for name in names where counts[name]! > 1 && !name.isEmpty && reported.insert(name).inserted {
+            headerProblems.append(appearsMessage(name, counts[name]!))
+        }
+        let repeated = !headerProblems.isEmpty
+        if !allowUnknownFields {
+            var seen = Set<String>()
+            let unknown = names.filter { !$0.isEmpty && !knownFields.contains($0) && seen.insert($0).inserted }
+            if !unknown.isEmpty { headerProblems.append(unknownMessage(unknown, noun: "column")) }
+            for (i, name) in names.enumerated() where name.isEmpty { headerProblems.append("column \(i + 1) of the header has no name") }
+        }
+        if !headerProblems.isEmpty {
+            errors.append(BatchLineError(lineNumber: header.line, message: headerProblems.joined(separator: "; ")))
+            // With a column named twice it is unclear which one holds the value: the rows are not read.
+            if repeated { return ([], errors) }
+        }
         var lines: [BatchLine] = []
         for record in records.dropFirst() {
             guard record.fields.count == names.count else {
@@ -199,7 +267,7 @@ public enum BatchFileParser {
                 let trimmed = name == "prompt" ? value : value.trimmingCharacters(in: .whitespaces)
                 if !trimmed.isEmpty { dict[name] = trimmed }
             }
-            switch makeLine(record.line, dict) {
+            switch makeLine(record.line, dict, limits: limits) {
             case .success(let line): lines.append(line)
             case .failure(let error): errors.append(error)
             }
@@ -207,44 +275,28 @@ public enum BatchFileParser {
         return (lines, errors)
     }
 
-    /// Builds a line from string-valued fields, checking that numbers are numbers.
-    static func makeLine(_ number: Int, _ fields: [String: String]) -> Result<BatchLine, BatchLineError> {
-        var problems: [String] = []
-        guard let prompt = fields["prompt"] else {
-            return .failure(BatchLineError(lineNumber: number, message: "missing 'prompt'"))
+    /// Builds a line from string-valued fields (numbers as their text), reading the numbers exactly. `problems`
+    /// are the line's problems found so far; `unreadable` names fields already reported (duplicated, mistyped),
+    /// which are not reported again as missing.
+    static func makeLine(_ number: Int, _ fields: [String: String], limits: JobLimits = .standard,
+                         problems: [String] = [], unreadable: Set<String> = []) -> Result<BatchLine, BatchLineError> {
+        var problems = problems
+        var line = BatchLine(lineNumber: number, prompt: fields["prompt"] ?? "")
+        if fields["prompt"] == nil && !unreadable.contains("prompt") { problems.append("prompt: is missing") }
+        func read<T>(_ key: String, _ reader: (String) -> Result<T, NumberProblem>) -> T? {
+            guard let text = fields[key] else { return nil }
+            switch reader(text) {
+            case .success(let v): return v
+            case .failure(let p): problems.append("\(key): \(p.message)"); return nil
+            }
         }
-        var line = BatchLine(lineNumber: number, prompt: prompt)
-        func integer(_ key: String) -> Int64? {
-            guard let s = fields[key] else { return nil }
-            if let v = Int64(s) { return v }
-            if let d = Double(s), d.rounded() == d, abs(d) < 9.0e15 { return Int64(d) }
-            problems.append("'\(key)' must be an integer, got '\(s)'")
-            return nil
-        }
-        line.parameters.seed = integer("seed")
-        line.parameters.width = integer("width").map { Int(clamping: $0) }
-        line.parameters.height = integer("height").map { Int(clamping: $0) }
-        line.parameters.steps = integer("steps").map { Int(clamping: $0) }
-        if let g = fields["guidance"] {
-            if let v = Double(g), v.isFinite { line.parameters.guidance = v } else { problems.append("'guidance' must be a number, got '\(g)'") }
-        }
+        line.parameters.seed = read("seed", limits.readSeed)
+        line.parameters.width = read("width", limits.readSide)
+        line.parameters.height = read("height", limits.readSide)
+        line.parameters.steps = read("steps", limits.readSteps)
+        line.parameters.guidance = read("guidance", limits.readGuidance)
         line.parameters.model = fields["model"]
         if !problems.isEmpty { return .failure(BatchLineError(lineNumber: number, message: problems.joined(separator: "; "))) }
         return .success(line)
-    }
-}
-
-/// A JSON value as far as batch lines care: numbers keep their source text so integers stay exact.
-enum JSONScalar: Decodable {
-    case string(String), number(String), bool(Bool), null, other
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int64.self) { self = .number(String(i)) }
-        else if let d = try? c.decode(Double.self) { self = .number(String(d)) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else { self = .other }
     }
 }

@@ -68,4 +68,10 @@ public struct JobParameters: Sendable, Equatable, Hashable, Codable {
     public func filling(from fallback: JobSettings) -> JobParameters {
         JobParameters(prompt: prompt, settings: settings.filling(from: fallback))
     }
+
+    /// The names of a job's fields as batch lines (JSONL keys, CSV columns) and job records spell them, in
+    /// this order: the one list of them (a field added to the job is added here). `ternflux submit` refuses
+    /// any other field in a batch file unless told to allow unknown fields; a job record may carry other
+    /// fields, its envelope's among them.
+    public static let fieldNames: [String] = ["prompt", "seed", "width", "height", "steps", "guidance", "model"]
 }

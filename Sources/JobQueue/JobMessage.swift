@@ -8,7 +8,8 @@ import JobModel
 ///      "steps":8,"guidance":3.5,"model":"default","attempt":0}
 ///
 /// `prompt`, `seed` and `model` are required; `width`, `height`, `steps` and `guidance` may be absent (or
-/// null): the worker then uses its model's defaults; `attempt` is 0 when absent. Unknown fields are ignored.
+/// null): the worker then uses its model's defaults; `attempt` is 0 when absent. Unknown fields are ignored;
+/// a key given twice fails the job (`parse(value:key:limits:)` reads records with the strict parser).
 /// Whether `model` names a model the worker has is the worker's decision, not the parser's.
 ///
 /// Contract v2 adds `negative_prompt` and `true_cfg_scale` (classifier-free guidance per job; absent: the

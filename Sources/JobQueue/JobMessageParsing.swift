@@ -1,5 +1,6 @@
 import Foundation
 import JobModel
+import StrictJSON
 
 /// Why a job record could not be turned into a `JobMessage`. The two cases lead to different
 /// outcomes: with no readable job id there is no job to fail, so the record is dead-lettered;
@@ -44,54 +45,67 @@ extension JobMessage {
             text = String(decoding: value, as: UTF8.self)
         }
 
-        let fields: [String: JSONValue]
+        // Duplicate keys are kept here and reported below as problems of this job, next to the others.
+        let members: [(key: String, value: StrictJSONValue)]
         do {
-            let parsed = try JSONDecoder().decode(JSONValue.self, from: Data(text!.utf8))
-            guard case .object(let object) = parsed else {
-                throw JobParseFailure(reason: "the value is \(parsed.kind), not a JSON object")
+            let parsed = try StrictJSONParser.parse(text!, duplicateKeys: .keepAll)
+            guard let object = parsed.members else {
+                throw JobParseFailure(reason: "the value is \(parsed.kindWithArticle), not a JSON object")
             }
-            fields = object
+            members = object
         } catch {
-            let reason = (error as? JobParseFailure)?.reason ?? "the value is not valid JSON (\(describeJSONError(error)))"
+            let reason = (error as? JobParseFailure)?.reason ?? "the value is not valid JSON: \(error)"
             guard let keyID else {
                 throw JobMessageError.unidentifiable(reason: reason + keyNote(keyText))
             }
             throw JobMessageError.invalid(jobID: keyID, problems: problems + [JobFieldProblem(field: "(record)", message: reason)])
         }
 
-        var reader = FieldReader(fields: fields)
+        // A key given twice is ambiguous (JSON readers disagree on which one wins), so the job fails, whether
+        // the field is known or not; a duplicated field is not read at all, so there is no second problem
+        // about it. Unknown fields given once are ignored (forward compatibility of the contract).
+        let duplicates = StrictJSONValue.object(members).duplicateKeys
+        let duplicated = Set(duplicates.map(\.key))
+        var fields: [String: StrictJSONValue] = [:]
+        for m in members where !duplicated.contains(m.key) { fields[m.key] = m.value }
+        for d in duplicates {
+            problems.append(JobFieldProblem(field: "(record)", message: appearsTwice(d.key, d.count)))
+        }
+
+        var reader = FieldReader(fields: fields, duplicated: duplicated)
         let valueID = reader.uuid("job_id")
         guard let jobID = valueID ?? keyID else {
-            let reason = reader.problems.first.map(\.description) ?? "job_id: is missing"
+            let reason = duplicated.contains("job_id") ? appearsTwice("job_id", duplicates.first { $0.key == "job_id" }!.count)
+                : reader.problems.first.map(\.description) ?? "job_id: is missing"
             throw JobMessageError.unidentifiable(reason: reason + keyNote(keyText))
         }
         if let valueID, let keyID, valueID != keyID {
             reader.problems.append(JobFieldProblem(field: "job_id", message: "\(valueID.uuidString.lowercased()) does not match the record key \(keyText!)"))
         }
 
-        if let v = reader.integer("v"), !JobMessage.readableVersions.contains(Int(clamping: v)) {
+        let readable = Int64(JobMessage.readableVersions.lowerBound)...Int64(JobMessage.readableVersions.upperBound)
+        if let v = reader.integer("v", { JobLimits.readInteger($0, within: readable) }), !readable.contains(v) {
             reader.problems.append(JobFieldProblem(field: "v", message: "unsupported contract version \(v) (this worker reads "
-                + "\(JobMessage.readableVersions.lowerBound) to \(JobMessage.readableVersions.upperBound))"))
+                + "\(readable.lowerBound) to \(readable.upperBound))"))
         }
         let batchID = reader.uuid("batch_id")
         let prompt = reader.string("prompt")
-        let seed = reader.integer("seed")
-        let width = reader.optionalInteger("width")
-        let height = reader.optionalInteger("height")
-        let steps = reader.optionalInteger("steps")
-        let guidance = reader.optionalNumber("guidance")
+        let seed = reader.integer("seed", limits.readSeed)
+        let width = reader.optionalInteger("width", limits.readSide)
+        let height = reader.optionalInteger("height", limits.readSide)
+        let steps = reader.optionalInteger("steps", limits.readSteps)
+        let guidance = reader.optionalNumber("guidance", limits.readGuidance)
         let model = reader.string("model")
         let negativePrompt = reader.optionalString("negative_prompt")
-        let trueCFGScale = reader.optionalNumber("true_cfg_scale")
-        let attempt = fields["attempt"] == nil ? 0 : reader.integer("attempt")
+        let trueCFGScale = reader.optionalNumber("true_cfg_scale", limits.readTrueCFGScale)
+        let attempt = fields["attempt"] == nil && !duplicated.contains("attempt") ? 0 : reader.integer("attempt", limits.readAttempt)
         problems += reader.problems
 
         if problems.isEmpty, let batchID, let prompt, let seed, let model, let attempt {
-            let parameters = JobParameters(prompt: prompt, seed: seed, width: width.map(clampToInt),
-                                           height: height.map(clampToInt), steps: steps.map(clampToInt),
+            let parameters = JobParameters(prompt: prompt, seed: seed, width: width, height: height, steps: steps,
                                            guidance: guidance, model: model, negativePrompt: negativePrompt,
                                            trueCFGScale: trueCFGScale)
-            let message = JobMessage(jobID: jobID, batchID: batchID, parameters: parameters, attempt: clampToInt(attempt))
+            let message = JobMessage(jobID: jobID, batchID: batchID, parameters: parameters, attempt: attempt)
             let limitProblems = message.validate(limits: limits)
             if limitProblems.isEmpty { return message }
             throw JobMessageError.invalid(jobID: jobID, problems: limitProblems)
@@ -99,9 +113,9 @@ extension JobMessage {
         // Report limit problems of the fields that did parse too, so the error is complete.
         if let prompt, let m = limits.checkPrompt(prompt) { problems.append(JobFieldProblem(field: "prompt", message: m)) }
         for (name, value) in [("width", width), ("height", height)] {
-            if let value, let m = limits.checkSide(clampToInt(value)) { problems.append(JobFieldProblem(field: name, message: m)) }
+            if let value, let m = limits.checkSide(value) { problems.append(JobFieldProblem(field: name, message: m)) }
         }
-        if let steps, let m = limits.checkSteps(clampToInt(steps)) { problems.append(JobFieldProblem(field: "steps", message: m)) }
+        if let steps, let m = limits.checkSteps(steps) { problems.append(JobFieldProblem(field: "steps", message: m)) }
         if let guidance, let m = limits.checkGuidance(guidance) { problems.append(JobFieldProblem(field: "guidance", message: m)) }
         if let seed, let m = limits.checkSeed(seed) { problems.append(JobFieldProblem(field: "seed", message: m)) }
         if let model, let m = limits.checkModel(model) { problems.append(JobFieldProblem(field: "model", message: m)) }
@@ -128,7 +142,11 @@ private func keyNote(_ keyText: String?) -> String {
     return "; the record key '\(shown)' is not a job id"
 }
 
-private func clampToInt(_ v: Int64) -> Int { Int(clamping: v) }
+/// "'seed' appears twice", "'seed' appears 3 times" (a very long key is cut short).
+private func appearsTwice(_ key: String, _ count: Int) -> String {
+    let shown = key.count > 80 ? String(key.prefix(80)) + "…" : key
+    return "'\(shown)' appears \(count == 2 ? "twice" : "\(count) times")"
+}
 
 func parseUUID(_ s: String) -> UUID? {
     // Foundation also accepts uppercase; both spellings name the same job.
@@ -154,24 +172,20 @@ private func firstInvalidUTF8Offset(_ bytes: [UInt8]) -> Int? {
     }
 }
 
-private func describeJSONError(_ error: Error) -> String {
-    if case DecodingError.dataCorrupted(let context) = error {
-        if let underlying = context.underlyingError { return "\(underlying)" }
-        return context.debugDescription
-    }
-    return "\(error)"
-}
-
-/// Reads typed fields out of a JSON object, recording a problem for each missing or mistyped one.
+/// Reads typed fields out of a JSON object, recording a problem for each missing or mistyped one. Numbers are
+/// read from their source text by the `JobLimits.read…` functions, exactly, with messages naming the range.
 private struct FieldReader {
-    let fields: [String: JSONValue]
+    let fields: [String: StrictJSONValue]
+    /// Keys the record holds more than once: already reported, never read.
+    let duplicated: Set<String>
     var problems: [JobFieldProblem] = []
 
     mutating func problem(_ field: String, _ message: String) {
         problems.append(JobFieldProblem(field: field, message: message))
     }
 
-    mutating func value(_ field: String) -> JSONValue? {
+    mutating func value(_ field: String) -> StrictJSONValue? {
+        if duplicated.contains(field) { return nil }
         guard let v = fields[field], v != .null else {
             problem(field, "is missing")
             return nil
@@ -181,7 +195,7 @@ private struct FieldReader {
 
     mutating func string(_ field: String) -> String? {
         guard let v = value(field) else { return nil }
-        guard case .string(let s) = v else { problem(field, "expected a string, got \(v.kind)"); return nil }
+        guard case .string(let s) = v else { problem(field, "expected a string, got \(v.kindWithArticle)"); return nil }
         return s
     }
 
@@ -195,39 +209,34 @@ private struct FieldReader {
         return id
     }
 
-    mutating func integer(_ field: String) -> Int64? {
+    mutating func integer<T>(_ field: String, _ read: (String) -> Result<T, NumberProblem>) -> T? {
         guard let v = value(field) else { return nil }
-        switch v {
-        case .integer(let i): return i
-        case .number(let d) where d.rounded() == d && abs(d) < 9.2e18: return Int64(d)
-        case .number(let d): problem(field, "expected an integer, got \(d)"); return nil
-        default: problem(field, "expected an integer, got \(v.kind)"); return nil
+        guard case .number(let text) = v else { problem(field, "expected an integer, got \(v.kindWithArticle)"); return nil }
+        switch read(text) {
+        case .success(let n): return n
+        case .failure(let p): problem(field, p.message); return nil
         }
-    }
-
-    /// An integer the record may leave out (absent or null: nil, no problem).
-    mutating func optionalInteger(_ field: String) -> Int64? {
-        guard let v = fields[field], v != .null else { return nil }
-        return integer(field)
     }
 
     /// A string the record may leave out (absent or null: nil, no problem).
     mutating func optionalString(_ field: String) -> String? {
-        guard let v = fields[field], v != .null else { return nil }
+        guard fields[field] != nil && fields[field] != .null || duplicated.contains(field) else { return nil }
         return string(field)
     }
 
-    mutating func optionalNumber(_ field: String) -> Double? {
-        guard let v = fields[field], v != .null else { return nil }
-        return number(field)
+    /// An integer the record may leave out (absent or null: nil, no problem).
+    mutating func optionalInteger<T>(_ field: String, _ read: (String) -> Result<T, NumberProblem>) -> T? {
+        guard fields[field] != nil && fields[field] != .null || duplicated.contains(field) else { return nil }
+        return integer(field, read)
     }
 
-    mutating func number(_ field: String) -> Double? {
+    mutating func optionalNumber(_ field: String, _ read: (String) -> Result<Double, NumberProblem>) -> Double? {
+        guard fields[field] != nil && fields[field] != .null || duplicated.contains(field) else { return nil }
         guard let v = value(field) else { return nil }
-        switch v {
-        case .integer(let i): return Double(i)
-        case .number(let d): return d
-        default: problem(field, "expected a number, got \(v.kind)"); return nil
+        guard case .number(let text) = v else { problem(field, "expected a number, got \(v.kindWithArticle)"); return nil }
+        switch read(text) {
+        case .success(let d): return d
+        case .failure(let p): problem(field, p.message); return nil
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import StrictJSON
 
 public enum QuantizeError: Error, Equatable, CustomStringConvertible, LocalizedError {
     case source(path: String, detail: String)

@@ -1,4 +1,5 @@
 import Foundation
+import StrictJSON
 
 /// All tensors of a checkpoint: one safetensors file, every `*.safetensors` in a folder, or the shards named
 /// by a `*.safetensors.index.json` (diffusers / transformers sharding). Files are memory-mapped.
@@ -89,10 +90,10 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
     private static func openIndex(_ indexURL: URL) throws -> ([SafeTensorsFile], [String: Int]) {
         let path = indexURL.path
         let region = try MappedRegion(mapping: path)
-        let json: JSONValue
+        let json: StrictJSONValue
         do {
             json = try StrictJSONParser.parse(region.bytes)
-        } catch let e as JSONParseError {
+        } catch let e as StrictJSONError {
             throw SafeTensorsError.invalidIndex(file: path, detail: "not valid JSON: \(e)")
         }
         guard case let .object(top) = json,

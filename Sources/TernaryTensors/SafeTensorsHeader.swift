@@ -1,3 +1,5 @@
+import StrictJSON
+
 /// The validated header of a safetensors file: metadata plus, per tensor, dtype, shape and byte range.
 ///
 /// Layout: 8-byte little-endian header length N, N bytes of UTF-8 JSON (possibly padded with spaces), then
@@ -35,14 +37,14 @@ struct SafeTensorsHeader {
         }
         let dataStart = 8 + headerLength
         let dataSize = bytes.count - dataStart
-        let json: JSONValue
+        let json: StrictJSONValue
         do {
             json = try StrictJSONParser.parse(UnsafeRawBufferPointer(rebasing: bytes[8..<dataStart]))
-        } catch let e as JSONParseError {
-            if case let .duplicateKey(key) = e.kind, isTopLevelKeyError(e, bytes: bytes) {
+        } catch let e as StrictJSONError {
+            if case let .duplicateKey(key) = e.kind, e.depth == 1 {
                 throw SafeTensorsError.duplicateTensor(file: file, tensor: key)
             }
-            throw SafeTensorsError.invalidHeader(file: file, detail: "not valid JSON: \(e.message) at header byte \(e.offset)")
+            throw SafeTensorsError.invalidHeader(file: file, detail: "not valid JSON: \(e.message) at header byte \(e.offset)" + (e.hint.map { " (\($0))" } ?? ""))
         }
         guard case let .object(members) = json else {
             throw SafeTensorsError.invalidHeader(file: file, detail: "expected a JSON object, found a \(json.kindName)")
@@ -77,35 +79,12 @@ struct SafeTensorsHeader {
         return SafeTensorsHeader(metadata: metadata, entries: entries, dataStart: dataStart)
     }
 
-    /// A duplicate key deeper in the JSON (inside one tensor's entry) is a malformed header, not a duplicate tensor.
-    private static func isTopLevelKeyError(_ e: JSONParseError, bytes: UnsafeRawBufferPointer) -> Bool {
-        // Count unclosed braces/brackets before the key, outside strings.
-        var depth = 0, inString = false, escaped = false
-        var i = 8
-        let stop = min(8 + e.offset, bytes.count)
-        while i < stop {
-            let c = bytes[i]
-            if inString {
-                if escaped { escaped = false } else if c == 0x5C { escaped = true } else if c == 0x22 { inString = false }
-            } else {
-                switch c {
-                case 0x22: inString = true
-                case 0x7B, 0x5B: depth += 1
-                case 0x7D, 0x5D: depth -= 1
-                default: break
-                }
-            }
-            i += 1
-        }
-        return depth == 1
-    }
-
-    private static func parseEntry(file: String, name: String, value: JSONValue, dataSize: Int) throws -> Entry {
+    private static func parseEntry(file: String, name: String, value: StrictJSONValue, dataSize: Int) throws -> Entry {
         func bad(_ detail: String) -> SafeTensorsError { .invalidTensor(file: file, tensor: name, detail: detail) }
         guard case let .object(fields) = value else { throw bad("entry must be an object, found a \(value.kindName)") }
         var dtypeText: String?
-        var shapeValue: JSONValue?
-        var offsetsValue: JSONValue?
+        var shapeValue: StrictJSONValue?
+        var offsetsValue: StrictJSONValue?
         for (k, v) in fields {
             switch k {
             case "dtype":

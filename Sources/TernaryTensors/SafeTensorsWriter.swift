@@ -1,5 +1,6 @@
 import CTernaryKernels
 import Foundation
+import StrictJSON
 
 /// Streams a safetensors file to disk tensor by tensor, so a file never has to sit in memory whole.
 ///

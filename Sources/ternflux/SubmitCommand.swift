@@ -33,6 +33,8 @@ struct SubmitCommand: ParsableCommand {
     @Option(name: .customLong("max-attempts"), help: "Attempts per job before it fails for good.") var maxAttempts = 3
     @Option(help: "A name for the batch (shown by status and in SQL).") var name: String?
     @Flag(help: "Show live progress until the batch finishes.") var wait = false
+    @Flag(name: .customLong("allow-unknown-fields"), help: "Ignore JSONL fields and CSV columns that are not job fields (\(JobParameters.fieldNames.joined(separator: ", "))) instead of refusing the file; a key given twice is refused either way.")
+    var allowUnknownFields = false
     @Option(name: .customLong("batch-key"), help: ArgumentHelp("An idempotency key for this batch: submitting again with the same key and the same input writes nothing new (it only produces jobs an earlier submit could not get to Kafka) and prints the first batch's id; the same key with other input is refused.", valueName: "key"))
     var batchKey: String?
 
@@ -43,7 +45,7 @@ struct SubmitCommand: ParsableCommand {
         let (data, fileName) = try readInput()
         let text = String(decoding: data.prefix(4096), as: UTF8.self)
         let format = self.format ?? BatchFileFormat.fromFileName(fileName) ?? BatchFileFormat.sniff(text)
-        let parsed = BatchFileParser.parse(data, format: format)
+        let parsed = BatchFileParser.parse(data, format: format, allowUnknownFields: allowUnknownFields)
         let defaults = JobSettings(seed: seed, width: width, height: height, steps: steps, guidance: guidance, model: model)
         var errors = parsed.errors
         let planned = BatchPlanner.plan(lines: parsed.lines, defaults: defaults)

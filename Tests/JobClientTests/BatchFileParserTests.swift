@@ -11,7 +11,7 @@ final class BatchFileParserTests: XCTestCase {
 
     func testJSONLFieldsAndErrorsWithLineNumbers() {
         let text = """
-        {"prompt": "a red circle", "seed": 7, "width": 128, "guidance": 3.5, "extra": [1]}
+        {"prompt": "a red circle", "seed": 7, "width": 128, "guidance": 3.5}
 
         {"prompt": "a blue square", "steps": 4.0, "model": "default"}
         {"seed": 1}
@@ -25,9 +25,97 @@ final class BatchFileParserTests: XCTestCase {
             BatchLine(lineNumber: 3, prompt: "a blue square", steps: 4, model: "default"),
         ])
         XCTAssertEqual(errors.map(\.lineNumber), [4, 5, 6, 7])
-        XCTAssertTrue(errors[0].message.contains("prompt"))
-        XCTAssertTrue(errors[2].message.contains("'prompt' must be a string"))
-        XCTAssertTrue(errors[3].message.contains("seed") && errors[3].message.contains("width"), errors[3].message)
+        XCTAssertEqual(errors.map(\.description), [
+            "line 4: prompt: is missing",
+            "line 5: not valid JSON: unexpected 'not' where a value was expected at column 1",
+            "line 6: prompt: expected a string, got a number",
+            "line 7: width: expected an integer, got a string; seed: must be an integer, got 1.5",
+        ])
+    }
+
+    func testJSONLDuplicateKeysAreRefusedWithTheLineNumber() {
+        let text = """
+        {"prompt": "fine"}
+        {"prompt": "fine too", "seed": 2}
+        {"prompt": "p", "seed": 1, "seed": 2}
+        {"prompt": "p", "prompt": "q", "prompt": "r"}
+        """
+        let (lines, errors) = parse(text, .jsonl)
+        XCTAssertEqual(lines.map(\.lineNumber), [1, 2])
+        XCTAssertEqual(errors.map(\.description), ["line 3: 'seed' appears twice", "line 4: 'prompt' appears 3 times"])
+        // Allowing unknown fields does not allow duplicates.
+        let allowed = BatchFileParser.parse(Data(text.utf8), format: .jsonl, allowUnknownFields: true)
+        XCTAssertEqual(allowed.errors.map(\.description), ["line 3: 'seed' appears twice", "line 4: 'prompt' appears 3 times"])
+    }
+
+    func testJSONLUnknownFieldsAreRefusedUnlessAllowed() {
+        let text = """
+        {"prompt": "a red circle", "width": 128}
+        {"prompt": "a red circle", "widht": 128}
+        {"prompt": "x", "negative": "blurry", "extra": {"a": [1]}, "negative": "dup"}
+        """
+        let (lines, errors) = parse(text, .jsonl)
+        XCTAssertEqual(lines.map(\.lineNumber), [1])
+        XCTAssertEqual(errors.map(\.description), [
+            "line 2: unknown field 'widht' (known: prompt, seed, width, height, steps, guidance, model)",
+            "line 3: 'negative' appears twice; unknown fields 'negative', 'extra' (known: prompt, seed, width, height, steps, guidance, model)",
+        ])
+        let allowed = BatchFileParser.parse(Data(text.utf8), format: .jsonl, allowUnknownFields: true)
+        XCTAssertEqual(allowed.lines, [
+            BatchLine(lineNumber: 1, prompt: "a red circle", width: 128),
+            BatchLine(lineNumber: 2, prompt: "a red circle"),
+        ])
+        XCTAssertEqual(allowed.errors.map(\.description), ["line 3: 'negative' appears twice"])
+    }
+
+    func testJSONLNumbersAreExactAndNamedWithTheirRange() {
+        let text = """
+        {"prompt": "p", "seed": 9223372036854775807, "steps": 4.0, "width": 1.28e2, "guidance": 0}
+        {"prompt": "p", "seed": 9223372036854775808}
+        {"prompt": "p", "seed": 1.5}
+        {"prompt": "p", "guidance": 1e400}
+        {"prompt": "p", "height": -1e30, "steps": 1e-3}
+        {"prompt": "p", "seed": "42"}
+        """
+        let (lines, errors) = parse(text, .jsonl)
+        XCTAssertEqual(lines, [BatchLine(lineNumber: 1, prompt: "p", seed: Int64.max, width: 128, steps: 4, guidance: 0)])
+        XCTAssertEqual(errors.map(\.description), [
+            "line 2: seed: must be an integer within 0...9223372036854775807, got 9223372036854775808",
+            "line 3: seed: must be an integer, got 1.5",
+            "line 4: guidance: must be a finite number within 0...30, got 1e400",
+            "line 5: height: must be an integer within 16...2048, got -1e30; steps: must be an integer, got 1e-3",
+            "line 6: seed: expected an integer, got a string",
+        ])
+    }
+
+    func testJSONLInvalidJSONIsOneErrorWithItsColumn() {
+        let (lines, errors) = parse("{\"prompt\": \"a\u{0}b\"}\n{\"prompt\": \"ok\",}\n\u{FEFF}{\"prompt\": \"bom only first\"}", .jsonl)
+        XCTAssertEqual(lines, [])
+        XCTAssertEqual(errors.map(\.description), [
+            "line 1: not valid JSON: a raw control character U+0000 inside a string at column 14 (escape it as \\u0000)",
+            "line 2: not valid JSON: a trailing comma before '}' at column 17",
+            "line 3: not valid JSON: unexpected byte 0xEF where a value was expected at column 1",
+        ])
+        // A byte order mark at the start of the file is skipped.
+        XCTAssertEqual(parse("\u{FEFF}{\"prompt\": \"p\"}\n", .jsonl).0, [BatchLine(lineNumber: 1, prompt: "p")])
+        XCTAssertEqual(parse("[1]\n", .jsonl).1.map(\.description), ["line 1: expected a JSON object, got an array"])
+    }
+
+    func testCSVUnknownAndRepeatedColumns() {
+        let (lines, errors) = parse("prompt,widht,seed\na,64,1\nb,64,x\n", .csv)
+        XCTAssertEqual(lines, [BatchLine(lineNumber: 2, prompt: "a", seed: 1)])
+        XCTAssertEqual(errors.map(\.description), [
+            "line 1: unknown column 'widht' (known: prompt, seed, width, height, steps, guidance, model)",
+            "line 3: seed: must be an integer, got 'x'",
+        ])
+        let allowed = BatchFileParser.parse(Data("prompt,widht,seed,\na,64,9223372036854775808,\n".utf8), format: .csv, allowUnknownFields: true)
+        XCTAssertEqual(allowed.lines, [])
+        XCTAssertEqual(allowed.errors.map(\.description),
+                       ["line 2: seed: must be an integer within 0...9223372036854775807, got 9223372036854775808"])
+        XCTAssertEqual(parse("prompt,seed,\na,1,\n", .csv).1.map(\.description), ["line 1: column 3 of the header has no name"])
+        XCTAssertEqual(parse("prompt,Seed,seed\na,1,2\n", .csv).1.map(\.description), ["line 1: 'seed' appears twice"])
+        XCTAssertEqual(BatchFileParser.parse(Data("prompt,seed,seed\na,1,2\n".utf8), format: .csv, allowUnknownFields: true).errors.map(\.description),
+                       ["line 1: 'seed' appears twice"])
     }
 
     func testCSVWithQuotesCommasNewlinesAndBadRows() {
@@ -38,7 +126,7 @@ final class BatchFileParserTests: XCTestCase {
             BatchLine(lineNumber: 3, prompt: "two\nlines \"quoted\""),
         ])
         XCTAssertEqual(errors.map(\.lineNumber), [5, 6])
-        XCTAssertTrue(errors[1].message.contains("'seed' must be an integer"))
+        XCTAssertEqual(errors[1].message, "seed: must be an integer, got 'x'")
     }
 
     func testCSVWithoutPromptColumnIsRejected() {

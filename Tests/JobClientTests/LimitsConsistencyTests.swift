@@ -55,4 +55,63 @@ final class LimitsConsistencyTests: XCTestCase {
             }
         }
     }
+
+    /// A number submit and the worker cannot take is refused by both with the same message, naming the range.
+    func testSubmitAndWorkerReadNumbersAlike() throws {
+        let cases: [(field: String, text: String, message: String)] = [
+            ("seed", "9223372036854775808", "must be an integer within 0...9223372036854775807, got 9223372036854775808"),
+            ("seed", "-9223372036854775809", "must be an integer within 0...9223372036854775807, got -9223372036854775809"),
+            ("seed", "1.5", "must be an integer, got 1.5"),
+            ("width", "1e19", "must be an integer within 16...2048, got 1e19"),
+            ("steps", "2.5e0", "must be an integer, got 2.5e0"),
+            ("guidance", "1e400", "must be a finite number within 0...30, got 1e400"),
+            ("guidance", "-1e400", "must be a finite number within 0...30, got -1e400"),
+        ]
+        for c in cases {
+            let line = #"{"prompt": "p", "\#(c.field)": \#(c.text)}"#
+            XCTAssertEqual(BatchFileParser.parse(Data(line.utf8), format: .jsonl).errors.map(\.description),
+                           ["line 1: \(c.field): \(c.message)"], c.text)
+            var fields = #""v":1,"job_id":"3f2504e0-4f89-11d3-9a0c-0305e82c3301","batch_id":"9b2c1d4e-0000-4000-8000-000000000001","prompt":"p","model":"default""#
+            if c.field != "seed" { fields += #","seed":1"# }
+            let record = Array(("{" + fields + #",""# + c.field + #"":"# + c.text + "}").utf8)
+            XCTAssertThrowsError(try JobMessage.parse(value: record)) { error in
+                guard case .invalid(_, let problems)? = error as? JobMessageError else { return XCTFail("\(error)") }
+                XCTAssertEqual(problems, [JobFieldProblem(field: c.field, message: c.message)], c.text)
+            }
+        }
+    }
+
+    func testNumberTextIsReadExactly() {
+        let range: ClosedRange<Int64> = 0...Int64.max
+        func int(_ text: String) -> String {
+            switch JobLimits.readInteger(text, within: range) {
+            case .success(let v): return "\(v)"
+            case .failure(let p): return p.message
+            }
+        }
+        XCTAssertEqual(int("0"), "0")
+        XCTAssertEqual(int("-0"), "0")
+        XCTAssertEqual(int("+7"), "7")
+        XCTAssertEqual(int("007"), "7")
+        XCTAssertEqual(int("9223372036854775807"), "9223372036854775807")
+        XCTAssertEqual(int("-9223372036854775808"), "-9223372036854775808")
+        XCTAssertEqual(int("922337203685477580.7e1"), "9223372036854775807")
+        XCTAssertEqual(int("92233720368547758070e-1"), "9223372036854775807")
+        XCTAssertEqual(int("1.000000000000000000000000000000"), "1")
+        XCTAssertEqual(int("0e999999999999999999999"), "0")
+        XCTAssertEqual(int("1e-999999999999999999999"), "must be an integer, got 1e-999999999999999999999")
+        XCTAssertEqual(int("1e999999999999999999999"), "must be an integer within 0...9223372036854775807, got 1e999999999999999999999")
+        XCTAssertEqual(int("18446744073709551616"), "must be an integer within 0...9223372036854775807, got 18446744073709551616")
+        XCTAssertEqual(int(String(repeating: "9", count: 100)),
+                       "must be an integer within 0...9223372036854775807, got \(String(repeating: "9", count: 40))…")
+        for bad in ["", "-", "x", "1.", ".5", "1e", "0x10", "inf", "nan", " 1", "1 ", "1,5"] {
+            XCTAssertEqual(int(bad), "must be an integer, got '\(bad)'", bad)
+        }
+        XCTAssertEqual(try JobLimits.readNumber("0.1", within: 0...30).get(), 0.1)
+        XCTAssertEqual(try JobLimits.readNumber("+3", within: 0...30).get(), 3)
+        XCTAssertEqual(try JobLimits.readNumber("1e-400", within: 0...30).get(), 0)
+        XCTAssertEqual(JobLimits.readNumber("inf", within: 0...30).map { _ in "" }, .failure(NumberProblem("must be a number, got 'inf'")))
+        XCTAssertEqual(JobLimits.readNumber("1e309", within: 0.5...7.25).map { _ in "" },
+                       .failure(NumberProblem("must be a finite number within 0.5...7.25, got 1e309")))
+    }
 }

@@ -115,7 +115,7 @@ final class JobMessageTests: XCTestCase {
     func testStepsOutOfRange() throws {
         XCTAssertEqual(problems(try json(["steps": 0]))?.1, [JobFieldProblem(field: "steps", message: "must be between 1 and 100 (got 0)")])
         XCTAssertEqual(problems(try json(["steps": 10_000]))?.1, [JobFieldProblem(field: "steps", message: "must be between 1 and 100 (got 10000)")])
-        XCTAssertEqual(problems(try json(["steps": 2.5]))?.1, [JobFieldProblem(field: "steps", message: "expected an integer, got 2.5")])
+        XCTAssertEqual(problems(try json(["steps": 2.5]))?.1, [JobFieldProblem(field: "steps", message: "must be an integer, got 2.5")])
     }
 
     func testWidthMustBeMultipleOf16WithinLimits() throws {
@@ -164,6 +164,62 @@ final class JobMessageTests: XCTestCase {
     func testNulInPromptIsRejected() throws {
         XCTAssertEqual(problems(try json(["prompt": "a\u{0}b"]))?.1,
                        [JobFieldProblem(field: "prompt", message: "contains a NUL character (U+0000)")])
+    }
+
+    /// The contract example's envelope with `body` (JSON members, written out) as the job's fields.
+    func record(_ body: String) -> [UInt8] {
+        Array((#"{"v":1,"job_id":"3f2504e0-4f89-11d3-9a0c-0305e82c3301","batch_id":"9b2c1d4e-0000-4000-8000-000000000001","model":"default","# + body + "}").utf8)
+    }
+
+    func testDuplicateKeysFailTheJob() throws {
+        let (id, p) = problems(record(#""prompt":"a red fox","seed":1,"prompt":"a blue fox""#)) ?? (UUID(), [])
+        XCTAssertEqual(id, jobID)
+        XCTAssertEqual(p, [JobFieldProblem(field: "(record)", message: "'prompt' appears twice")])
+        XCTAssertEqual("\(JobMessageError.invalid(jobID: id, problems: p))",
+                       "job 3f2504e0-4f89-11d3-9a0c-0305e82c3301 is invalid: (record): 'prompt' appears twice")
+        // Unknown fields are ignored, but not when they are given twice; every duplicate is reported.
+        XCTAssertEqual(problems(record(#""prompt":"p","seed":1,"seed":1,"x":1,"x":2,"x":3"#))?.1,
+                       [JobFieldProblem(field: "(record)", message: "'seed' appears twice"),
+                        JobFieldProblem(field: "(record)", message: "'x' appears 3 times")])
+        // A duplicate inside an unknown field's value is that field's business: ignored like the field.
+        XCTAssertEqual(try JobMessage.parse(value: record(#""prompt":"p","seed":1,"extra":{"a":1,"a":2}"#)).prompt, "p")
+        // A job id given twice is not trusted: the record key names the job, or the record is dead-lettered.
+        let twice = Array(#"{"job_id":"3f2504e0-4f89-11d3-9a0c-0305e82c3301","job_id":"3f2504e0-4f89-11d3-9a0c-0305e82c3301","prompt":"p"}"#.utf8)
+        XCTAssertEqual(unidentifiable(twice), "'job_id' appears twice; the record has no usable key")
+        XCTAssertEqual(problems(twice, key: Array(jobID.uuidString.lowercased().utf8))?.1.first,
+                       JobFieldProblem(field: "(record)", message: "'job_id' appears twice"))
+    }
+
+    func testNumbersAreReadExactlyWithTheirRange() throws {
+        func problem(_ body: String, line: UInt = #line) -> String? {
+            problems(record(body), line: line)?.1.map(\.description).joined(separator: "; ")
+        }
+        XCTAssertEqual(problem(#""prompt":"p","seed":9223372036854775808"#),
+                       "seed: must be an integer within 0...9223372036854775807, got 9223372036854775808")
+        XCTAssertEqual(problem(#""prompt":"p","seed":1e400"#), "seed: must be an integer within 0...9223372036854775807, got 1e400")
+        XCTAssertEqual(problem(#""prompt":"p","seed":1.5"#), "seed: must be an integer, got 1.5")
+        XCTAssertEqual(problem(#""prompt":"p","seed":-1"#), "seed: must be between 0 and 9223372036854775807 (got -1)")
+        XCTAssertEqual(problem(#""prompt":"p","seed":1,"guidance":1e400"#), "guidance: must be a finite number within 0...30, got 1e400")
+        XCTAssertEqual(problem(#""prompt":"p","seed":1,"width":1e30"#), "width: must be an integer within 16...2048, got 1e30")
+        XCTAssertEqual(problem(#""prompt":"p","seed":1,"attempt":99999999999999999999"#),
+                       "attempt: must be an integer within 0...1000, got 99999999999999999999")
+        XCTAssertEqual(problem(#""prompt":"p","seed":1,"guidance":"3.5""#), "guidance: expected a number, got a string")
+        // Exact at the edge, and integral values written with a fraction or an exponent are the integers they are.
+        XCTAssertEqual(try JobMessage.parse(value: record(#""prompt":"p","seed":9223372036854775807"#)).seed, Int64.max)
+        let m = try JobMessage.parse(value: record(#""prompt":"p","seed":1e3,"steps":8.0,"width":1.28e2,"guidance":0.35e1"#))
+        XCTAssertEqual([m.seed, m.steps.map(Int64.init), m.width.map(Int64.init)], [1000, 8, 128])
+        XCTAssertEqual(m.guidance, 3.5)
+    }
+
+    func testRawControlCharacterIsInvalidJSONNotAMissingField() {
+        let body = "\"prompt\":\"a red\u{0} fox\",\"seed\":1"
+        let value = record(body)
+        let column = value.firstIndex(of: 0)! + 1
+        XCTAssertEqual(problems(value, key: Array(jobID.uuidString.lowercased().utf8))?.1, [JobFieldProblem(
+            field: "(record)",
+            message: "the value is not valid JSON: a raw control character U+0000 inside a string at column \(column) (escape it as \\u0000)")])
+        XCTAssertEqual(unidentifiable(value),
+                       "the value is not valid JSON: a raw control character U+0000 inside a string at column \(column) (escape it as \\u0000); the record has no usable key")
     }
 
     func testValidateIsWhatSubmitUses() {

@@ -118,6 +118,26 @@ final class CommandLineTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("/nonexistent/kafka.properties"), r.stderr)
     }
+
+    /// A typo'd field in a batch file stops `submit` before it connects anywhere, naming the line; the escape
+    /// hatch lets the same file through to the next step (here: no database given).
+    func testSubmitRefusesUnknownFieldsWithTheLineNumber() throws {
+        let prompts = FileManager.default.temporaryDirectory.appendingPathComponent("prompts-\(UUID()).jsonl")
+        try Data("{\"prompt\": \"a red fox\", \"width\": 128}\n{\"prompt\": \"a blue fox\", \"widht\": 128}\n{\"prompt\": \"p\", \"seed\": 1, \"seed\": 2}\n".utf8)
+            .write(to: prompts)
+        defer { try? FileManager.default.removeItem(at: prompts) }
+        var r = try ternflux(["submit", prompts.path, "--brokers", "127.0.0.1:1"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("line 2: unknown field 'widht' (known: prompt, seed, width, height, steps, guidance, model)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("line 3: 'seed' appears twice"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("nothing was submitted"), r.stderr)
+
+        try Data("{\"prompt\": \"a blue fox\", \"widht\": 128}\n".utf8).write(to: prompts)
+        r = try ternflux(["submit", prompts.path, "--allow-unknown-fields", "--brokers", "127.0.0.1:1"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertFalse(r.stderr.contains("widht"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("no database given"), r.stderr)
+    }
 }
 
 enum MigrateCommandLabel {

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import StrictJSON
 @testable import TernaryTensors
 
 /// `ternflux quantize` logic end to end on small FLUX-layout checkpoints built here (bf16, diffusers names).
