@@ -4,8 +4,9 @@ import StrictJSON
 
 /// The formats `ternflux submit` reads.
 public enum BatchFileFormat: String, CaseIterable, Sendable {
-    /// One JSON object per line: `prompt` required; seed, width, height, steps, guidance, model optional
-    /// (`JobParameters.fieldNames`). Other fields and keys given twice are errors.
+    /// One JSON object per line: `prompt` required; seed, width, height, steps, guidance, model,
+    /// negative_prompt, true_cfg_scale and images optional (`JobParameters.fieldNames`). Other fields and keys
+    /// given twice are errors.
     case jsonl
     /// Comma-separated with a header row naming the same fields; `prompt` column required; other columns
     /// and columns named twice are errors.
@@ -40,10 +41,13 @@ public enum BatchFileFormat: String, CaseIterable, Sendable {
 public struct BatchLine: Sendable, Equatable {
     public var lineNumber: Int
     public var parameters: JobParameters
+    /// How many images of this prompt (seeds seed … seed+N−1, one job each); nil: the batch's (default 1).
+    public var images: Int?
 
-    public init(lineNumber: Int, parameters: JobParameters) {
+    public init(lineNumber: Int, parameters: JobParameters, images: Int? = nil) {
         self.lineNumber = lineNumber
         self.parameters = parameters
+        self.images = images
     }
 
     public init(lineNumber: Int, prompt: String, seed: Int64? = nil, width: Int? = nil, height: Int? = nil,
@@ -56,11 +60,17 @@ public struct BatchLine: Sendable, Equatable {
 }
 
 /// A problem with one line of a batch file; all of them are reported before anything is written.
+/// Line 0 is the batch itself (its settings: the submit flags, the API's `defaults`).
 public struct BatchLineError: Error, Sendable, Equatable, CustomStringConvertible {
     public let lineNumber: Int
     public let message: String
 
-    public var description: String { "line \(lineNumber): \(message)" }
+    public init(lineNumber: Int, message: String) {
+        self.lineNumber = lineNumber
+        self.message = message
+    }
+
+    public var description: String { lineNumber == 0 ? "batch: \(message)" : "line \(lineNumber): \(message)" }
 }
 
 /// Parses batch files into lines. Syntax errors are collected per line, never thrown one at a time.
@@ -162,12 +172,12 @@ public enum BatchFileParser {
             for (key, v) in members where knownFields.contains(key) && !unreadable.contains(key) {
                 switch (key, v) {
                 case (_, .null): continue
-                case ("prompt", .string(let s)), ("model", .string(let s)): fields[key] = s
-                case ("prompt", _), ("model", _):
+                case ("prompt", .string(let s)), ("model", .string(let s)), ("negative_prompt", .string(let s)): fields[key] = s
+                case ("prompt", _), ("model", _), ("negative_prompt", _):
                     problems.append("\(key): expected a string, got \(v.kindWithArticle)")
                     unreadable.insert(key)
                 case (_, .number(let text)): fields[key] = text
-                case ("guidance", _):
+                case ("guidance", _), ("true_cfg_scale", _):
                     problems.append("\(key): expected a number, got \(v.kindWithArticle)")
                     unreadable.insert(key)
                 default:
@@ -264,7 +274,7 @@ public enum BatchFileParser {
             }
             var dict: [String: String] = [:]
             for (name, value) in zip(names, record.fields) where knownFields.contains(name) {
-                let trimmed = name == "prompt" ? value : value.trimmingCharacters(in: .whitespaces)
+                let trimmed = name == "prompt" || name == "negative_prompt" ? value : value.trimmingCharacters(in: .whitespaces)
                 if !trimmed.isEmpty { dict[name] = trimmed }
             }
             switch makeLine(record.line, dict, limits: limits) {
@@ -296,6 +306,9 @@ public enum BatchFileParser {
         line.parameters.steps = read("steps", limits.readSteps)
         line.parameters.guidance = read("guidance", limits.readGuidance)
         line.parameters.model = fields["model"]
+        line.parameters.negativePrompt = fields["negative_prompt"]
+        line.parameters.trueCFGScale = read("true_cfg_scale", limits.readTrueCFGScale)
+        line.images = read("images", limits.readImages)
         if !problems.isEmpty { return .failure(BatchLineError(lineNumber: number, message: problems.joined(separator: "; "))) }
         return .success(line)
     }

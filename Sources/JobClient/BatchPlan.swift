@@ -12,11 +12,12 @@ public struct BatchPlan: Sendable {
 
 public enum BatchPlanner {
     /// Fills every line's unset settings from `defaults` (the batch's: `submit` flags), then derives the seeds
-    /// still unset and names the `default` model where none is named; validates every job against `limits`.
+    /// still unset and names the `default` model where none is named; a line asking for N images (its own
+    /// `images`, else `images`) becomes N jobs with consecutive seeds; validates every job against `limits`.
     /// Width, height, steps and guidance left unset by line and batch stay unset: the worker's model decides.
     /// Returns the plan or every error found.
-    public static func plan(lines: [BatchLine], defaults: JobSettings = JobSettings(), limits: JobLimits = .standard,
-                            batchID: UUID = UUID()) -> Result<BatchPlan, BatchErrors> {
+    public static func plan(lines: [BatchLine], defaults: JobSettings = JobSettings(), images: Int = 1,
+                            limits: JobLimits = .standard, batchID: UUID = UUID()) -> Result<BatchPlan, BatchErrors> {
         var errors: [BatchLineError] = []
         var jobs: [JobMessage] = []
         var numbers: [Int] = []
@@ -25,14 +26,34 @@ public enum BatchPlanner {
             var parameters = line.parameters.filling(from: defaults)
             if parameters.seed == nil { parameters.seed = JobSettings.derivedSeed(batchID: batchID, lineNumber: line.lineNumber) }
             if parameters.model == nil { parameters.model = JobSettings.defaultModel }
-            let job = JobMessage(jobID: UUID(), batchID: batchID, parameters: parameters)
-            let problems = job.validate(limits: limits)
-            if problems.isEmpty {
-                jobs.append(job)
-                numbers.append(line.lineNumber)
+            // `images` N: N jobs of this line, seeds seed … seed+N−1 (all of them within the seed range).
+            let count = line.images ?? images
+            if let m = limits.checkImages(count) {
+                errors.append(BatchLineError(lineNumber: line.lineNumber, message: "images: \(m)"))
+                continue
+            }
+            let first = parameters.seed!
+            let (last, overflow) = first.addingReportingOverflow(Int64(count - 1))
+            if count > 1, limits.seedRange.contains(first), overflow || !limits.seedRange.contains(last) {
+                errors.append(BatchLineError(lineNumber: line.lineNumber, message: "seed: \(first) + \(count) images passes the "
+                    + "largest seed \(limits.seedRange.upperBound)"))
+                continue
+            }
+            var lineProblems: [JobFieldProblem] = []
+            var lineJobs: [JobMessage] = []
+            for index in 0..<count {
+                parameters.seed = first + Int64(index)
+                let job = JobMessage(jobID: UUID(), batchID: batchID, parameters: parameters)
+                lineProblems = job.validate(limits: limits)
+                if !lineProblems.isEmpty { break }
+                lineJobs.append(job)
+            }
+            if lineProblems.isEmpty {
+                jobs += lineJobs
+                numbers += Array(repeating: line.lineNumber, count: lineJobs.count)
             } else {
                 errors.append(BatchLineError(lineNumber: line.lineNumber,
-                                             message: problems.map(\.description).joined(separator: "; ")))
+                                             message: lineProblems.map(\.description).joined(separator: "; ")))
             }
         }
         if !errors.isEmpty { return .failure(BatchErrors(errors: errors)) }

@@ -73,5 +73,6 @@ public struct JobParameters: Sendable, Equatable, Hashable, Codable {
     /// this order: the one list of them (a field added to the job is added here). `ternflux submit` refuses
     /// any other field in a batch file unless told to allow unknown fields; a job record may carry other
     /// fields, its envelope's among them.
-    public static let fieldNames: [String] = ["prompt", "seed", "width", "height", "steps", "guidance", "model"]
+    public static let fieldNames: [String] = ["prompt", "seed", "width", "height", "steps", "guidance", "model",
+                                             "negative_prompt", "true_cfg_scale", "images"]
 }

@@ -30,6 +30,11 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "Guidance of lines without one (default: the model's).") var guidance: Double?
     @Option(help: "Model name of lines without one.") var model = JobSettings.defaultModel
     @Option(help: "Seed for every line without one (default: derived from batch id and line).") var seed: Int64?
+    @Option(name: .customLong("negative-prompt"), help: "Negative prompt of lines without one, for classifier-free guidance (default: the model's).")
+    var negativePrompt: String?
+    @Option(name: .customLong("true-cfg-scale"), help: "Classifier-free guidance scale of lines without one; 1 is none (default: the model's).")
+    var trueCFGScale: Double?
+    @Option(help: "Images of each line without its own `images` (seeds seed … seed+N−1, one job each).") var images = 1
     @Option(name: .customLong("max-attempts"), help: "Attempts per job before it fails for good.") var maxAttempts = 3
     @Option(help: "A name for the batch (shown by status and in SQL).") var name: String?
     @Flag(help: "Show live progress until the batch finishes.") var wait = false
@@ -43,19 +48,17 @@ struct SubmitCommand: ParsableCommand {
 
     func run() throws {
         let (data, fileName) = try readInput()
-        let text = String(decoding: data.prefix(4096), as: UTF8.self)
-        let format = self.format ?? BatchFileFormat.fromFileName(fileName) ?? BatchFileFormat.sniff(text)
-        let parsed = BatchFileParser.parse(data, format: format, allowUnknownFields: allowUnknownFields)
-        let defaults = JobSettings(seed: seed, width: width, height: height, steps: steps, guidance: guidance, model: model)
-        var errors = parsed.errors
-        let planned = BatchPlanner.plan(lines: parsed.lines, defaults: defaults)
-        if case .failure(let e) = planned { errors += e.errors }
-        if !errors.isEmpty {
-            errors.sort { $0.lineNumber < $1.lineNumber }
-            throw SubmitFailure(BatchErrors(errors: errors).description)
+        let defaults = JobSettings(seed: seed, width: width, height: height, steps: steps, guidance: guidance, model: model,
+                                   negativePrompt: negativePrompt, trueCFGScale: trueCFGScale)
+        let request = BatchRequest(data: data, format: format, fileName: fileName, defaults: defaults, images: images,
+                                   allowUnknownFields: allowUnknownFields, maxAttempts: maxAttempts)
+        let plan: BatchPlan
+        switch BatchIntake.plan(request) {
+        case .success(let p): plan = p
+        case .failure(let errors):
+            if errors.errors.count == 1, errors.errors[0].message == "no prompts found" { throw SubmitFailure("\(fileName): no prompts found") }
+            throw SubmitFailure(errors.description)
         }
-        let plan = try planned.get()
-        if plan.jobs.isEmpty { throw SubmitFailure("\(fileName): no prompts found") }
 
         let kafkaSettings = try kafka.settings()
         let repository = try JobRepository(settings: database.settings())
@@ -66,7 +69,7 @@ struct SubmitCommand: ParsableCommand {
         do {
             if let batchKey {
                 switch try submitter.submit(plan, name: batchName, source: fileName, maxAttempts: maxAttempts, batchKey: batchKey,
-                                            digest: digest(of: data, format: format, defaults: defaults)) {
+                                            digest: request.digest) {
                 case .submitted:
                     reportSubmitted(plan.jobs.count, since: started)
                 case .alreadySubmitted(let id, let produced):
@@ -94,14 +97,6 @@ struct SubmitCommand: ParsableCommand {
         let seconds = Date().timeIntervalSince(started)
         FileHandle.standardError.write(Data(String(format: "submitted %d jobs in %.2f s (%.0f jobs/s)\n",
                                                    count, seconds, Double(count) / max(seconds, 1e-9)).utf8))
-    }
-
-    /// What identifies a submit under a batch key: the file's bytes and every setting that shapes its jobs.
-    func digest(of data: Data, format: BatchFileFormat, defaults: JobSettings) -> String {
-        let settings = [format.rawValue, defaults.seed.map { String($0) } ?? "-", defaults.width.map { String($0) } ?? "-",
-                        defaults.height.map { String($0) } ?? "-", defaults.steps.map { String($0) } ?? "-",
-                        defaults.guidance.map { String($0) } ?? "-", defaults.model ?? "-", String(maxAttempts)]
-        return SHA256.hexDigest(Array(settings.joined(separator: "\u{1F}").utf8) + [0x1E] + Array(data))
     }
 
     func readInput() throws -> (Data, String) {

@@ -57,8 +57,8 @@ final class BatchFileParserTests: XCTestCase {
         let (lines, errors) = parse(text, .jsonl)
         XCTAssertEqual(lines.map(\.lineNumber), [1])
         XCTAssertEqual(errors.map(\.description), [
-            "line 2: unknown field 'widht' (known: prompt, seed, width, height, steps, guidance, model)",
-            "line 3: 'negative' appears twice; unknown fields 'negative', 'extra' (known: prompt, seed, width, height, steps, guidance, model)",
+            "line 2: unknown field 'widht' (known: prompt, seed, width, height, steps, guidance, model, negative_prompt, true_cfg_scale, images)",
+            "line 3: 'negative' appears twice; unknown fields 'negative', 'extra' (known: prompt, seed, width, height, steps, guidance, model, negative_prompt, true_cfg_scale, images)",
         ])
         let allowed = BatchFileParser.parse(Data(text.utf8), format: .jsonl, allowUnknownFields: true)
         XCTAssertEqual(allowed.lines, [
@@ -105,7 +105,7 @@ final class BatchFileParserTests: XCTestCase {
         let (lines, errors) = parse("prompt,widht,seed\na,64,1\nb,64,x\n", .csv)
         XCTAssertEqual(lines, [BatchLine(lineNumber: 2, prompt: "a", seed: 1)])
         XCTAssertEqual(errors.map(\.description), [
-            "line 1: unknown column 'widht' (known: prompt, seed, width, height, steps, guidance, model)",
+            "line 1: unknown column 'widht' (known: prompt, seed, width, height, steps, guidance, model, negative_prompt, true_cfg_scale, images)",
             "line 3: seed: must be an integer, got 'x'",
         ])
         let allowed = BatchFileParser.parse(Data("prompt,widht,seed,\na,64,9223372036854775808,\n".utf8), format: .csv, allowUnknownFields: true)

@@ -128,7 +128,7 @@ final class CommandLineTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: prompts) }
         var r = try ternflux(["submit", prompts.path, "--brokers", "127.0.0.1:1"])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.stderr.contains("line 2: unknown field 'widht' (known: prompt, seed, width, height, steps, guidance, model)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("line 2: unknown field 'widht' (known: \(JobParameters.fieldNames.joined(separator: ", ")))"), r.stderr)
         XCTAssertTrue(r.stderr.contains("line 3: 'seed' appears twice"), r.stderr)
         XCTAssertTrue(r.stderr.contains("nothing was submitted"), r.stderr)
 
