@@ -56,6 +56,15 @@ struct WorkerCommand: AsyncParsableCommand {
         config.shutdownGraceSeconds = shutdownGrace
         config.retryPolicy.maxAttempts = maxAttempts
 
+        // The most descriptors the system grants, for image files and the Kafka and PostgreSQL sockets
+        // (the listener below takes at most its connection cap of them).
+        do {
+            let limit = try DescriptorLimit.raiseSoftToHard()
+            logger.info("open-file limit \(limit)")
+        } catch {
+            logger.warning("keeping the open-file limit", metadata: ["error": "\(error)"])
+        }
+
         // The listener comes first, so probes answer (unready) while the model loads and while Kafka or
         // Postgres are retried.
         let metrics = WorkerMetrics()

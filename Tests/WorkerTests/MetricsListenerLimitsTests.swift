@@ -149,6 +149,14 @@ final class MetricsListenerLimitsTests: XCTestCase {
         XCTAssertNoThrow(try server(.init(idleTimeoutSeconds: 1e300, headerTimeoutSeconds: .greatestFiniteMagnitude)))
     }
 
+    /// The worker's start-up call: the soft open-file limit ends at the hard limit.
+    func testDescriptorLimitIsRaisedToTheHardLimit() throws {
+        let limit = try DescriptorLimit.raiseSoftToHard()
+        XCTAssertEqual(limit.soft, limit.hard)
+        XCTAssertEqual(try DescriptorLimit.current().soft, limit.hard)
+        XCTAssertLessThanOrEqual(limit.previousSoft, limit.soft)
+    }
+
     private func waitFor(_ what: String, timeout: Double, file: StaticString = #filePath, line: UInt = #line,
                          _ condition: () -> Bool) {
         let deadline = Date().addingTimeInterval(timeout)
