@@ -149,6 +149,32 @@ final class MetricsListenerLimitsTests: XCTestCase {
         XCTAssertNoThrow(try server(.init(idleTimeoutSeconds: 1e300, headerTimeoutSeconds: .greatestFiniteMagnitude)))
     }
 
+    /// `ternflux worker` refuses bad values of the two flags, naming the flag, before it connects anywhere.
+    func testWorkerFlagsAreValidated() throws {
+        let timeout = "--metrics-idle-timeout must be a number of seconds from more than 0 to 604800 (a week), got"
+        let cases = [("--metrics-max-connections=0", "--metrics-max-connections must be at least 1, got 0"),
+                     ("--metrics-max-connections=-5", "--metrics-max-connections must be at least 1, got -5"),
+                     ("--metrics-idle-timeout=0", "\(timeout) 0.0"),
+                     ("--metrics-idle-timeout=-1", "\(timeout) -1.0"),
+                     ("--metrics-idle-timeout=nan", "\(timeout) nan"),
+                     ("--metrics-idle-timeout=inf", "\(timeout) inf"),
+                     ("--metrics-idle-timeout=1e9", "\(timeout) 1000000000.0")]
+        for (flag, message) in cases {
+            let p = Process()
+            p.executableURL = PipelineHarness.binary
+            p.arguments = ["worker", "--fixed-image", "--brokers", "127.0.0.1:9", "--database-url", "host=/nonexistent",
+                           "--metrics-port", "0", flag]
+            let errors = Pipe()
+            p.standardError = errors
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 64, flag) // ArgumentParser's validation exit code (EX_USAGE)
+            XCTAssertTrue(text.contains(message), "\(flag): \(text)")
+        }
+    }
+
     /// The worker's start-up call: the soft open-file limit ends at the hard limit.
     func testDescriptorLimitIsRaisedToTheHardLimit() throws {
         let limit = try DescriptorLimit.raiseSoftToHard()
