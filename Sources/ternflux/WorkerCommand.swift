@@ -39,6 +39,10 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("metrics-port"), help: "TCP port of the HTTP listener serving /metrics, /healthz and /readyz (default: $TERNFLUX_METRICS_PORT, else 9464; 0 picks a free port and logs it).")
     var metricsPort: Int?
     @Option(name: .customLong("metrics-host"), help: "Address the HTTP listener binds.") var metricsHost = "0.0.0.0"
+    @Option(name: .customLong("metrics-max-connections"), help: "Connections the HTTP listener keeps open at most; one more closes the least recently active.")
+    var metricsMaxConnections = MetricsServer.Limits().maxConnections
+    @Option(name: .customLong("metrics-idle-timeout"), help: "Seconds the HTTP listener keeps a connection that sends nothing.")
+    var metricsIdleTimeout = MetricsServer.Limits().idleTimeoutSeconds
 
     @OptionGroup var activation: ActivationModeOption
     @OptionGroup var database: DatabaseOptions
@@ -56,23 +60,34 @@ struct WorkerCommand: AsyncParsableCommand {
         config.shutdownGraceSeconds = shutdownGrace
         config.retryPolicy.maxAttempts = maxAttempts
 
+        // The most descriptors the system grants, for image files and the Kafka and PostgreSQL sockets
+        // (the listener below takes at most --metrics-max-connections of them).
+        do {
+            let limit = try DescriptorLimit.raiseSoftToHard()
+            logger.info("open-file limit \(limit)")
+        } catch {
+            logger.warning("keeping the open-file limit", metadata: ["error": "\(error)"])
+        }
+
         // The listener comes first, so probes answer (unready) while the model loads and while Kafka or
         // Postgres are retried.
         let metrics = WorkerMetrics()
+        let limits = MetricsServer.Limits(idleTimeoutSeconds: metricsIdleTimeout, maxConnections: metricsMaxConnections)
         let server: MetricsServer
         if let port = try explicitMetricsPort() {
-            server = try MetricsServer(host: metricsHost, port: port, metrics: metrics)
+            server = try MetricsServer(host: metricsHost, port: port, metrics: metrics, limits: limits)
         } else {
             do {
-                server = try MetricsServer(host: metricsHost, port: Self.defaultMetricsPort, metrics: metrics)
+                server = try MetricsServer(host: metricsHost, port: Self.defaultMetricsPort, metrics: metrics, limits: limits)
             } catch {
                 // Several workers on one host without ports of their own: the later ones take any free port.
                 logger.warning("default metrics port \(Self.defaultMetricsPort) is taken; using a free port", metadata: ["error": "\(error)"])
-                server = try MetricsServer(host: metricsHost, port: 0, metrics: metrics)
+                server = try MetricsServer(host: metricsHost, port: 0, metrics: metrics, limits: limits)
             }
         }
         logger.notice("metrics endpoint listening on \(server.host):\(server.port)",
-                      metadata: ["paths": "/metrics /healthz /readyz"])
+                      metadata: ["paths": "/metrics /healthz /readyz", "max_connections": "\(limits.maxConnections)",
+                                 "idle_timeout_s": "\(limits.idleTimeoutSeconds)", "header_timeout_s": "\(limits.headerTimeoutSeconds)"])
 
         let generator: any ImageGenerator
         if fixedImage {

@@ -20,6 +20,10 @@ extension WorkerCommand {
             throw ValidationError("--max-attempts must be within \(attempts.lowerBound)...\(attempts.upperBound), got \(maxAttempts)")
         }
         if group.isEmpty { throw ValidationError("--group must not be empty") }
+        try Self.checkDuration(metricsIdleTimeout, flag: "--metrics-idle-timeout", allowZero: false)
+        if metricsMaxConnections < 1 {
+            throw ValidationError("--metrics-max-connections must be at least 1, got \(metricsMaxConnections)")
+        }
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
         }
