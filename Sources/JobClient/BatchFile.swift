@@ -59,6 +59,28 @@ public struct BatchLine: Sendable, Equatable {
     public var prompt: String { parameters.prompt }
 }
 
+/// Batch settings a JSONL file may carry on its first line, `{"batch": {"name": "...", "webhook_url": "..."}}`
+/// (what `--name` and `--webhook-url` set; a flag given on the command line wins).
+public struct BatchHeader: Sendable, Equatable {
+    public var name: String?
+    public var webhookURL: String?
+
+    public init(name: String? = nil, webhookURL: String? = nil) {
+        self.name = name
+        self.webhookURL = webhookURL
+    }
+
+    /// The keys a header may hold.
+    public static let fieldNames = ["name", "webhook_url"]
+}
+
+/// A parsed batch file: its lines, every error, and the JSONL header line's settings if it has one.
+public struct ParsedBatchFile: Sendable {
+    public var lines: [BatchLine]
+    public var errors: [BatchLineError]
+    public var header: BatchHeader?
+}
+
 /// A problem with one line of a batch file; all of them are reported before anything is written.
 /// Line 0 is the batch itself (its settings: the submit flags, the API's `defaults`).
 public struct BatchLineError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -85,13 +107,27 @@ public enum BatchFileParser {
 
     public static func parse(_ data: Data, format: BatchFileFormat, allowUnknownFields: Bool = false,
                              limits: JobLimits = .standard) -> (lines: [BatchLine], errors: [BatchLineError]) {
+        let parsed = parseFile(data, format: format, allowUnknownFields: allowUnknownFields, limits: limits)
+        return (parsed.lines, parsed.errors)
+    }
+
+    /// `parse`, with the JSONL header line's settings.
+    public static func parseFile(_ data: Data, format: BatchFileFormat, allowUnknownFields: Bool = false,
+                                 limits: JobLimits = .standard) -> ParsedBatchFile {
         guard let text = String(data: data, encoding: .utf8) else {
-            return ([], [firstInvalidUTF8Line(data)])
+            return ParsedBatchFile(lines: [], errors: [firstInvalidUTF8Line(data)], header: nil)
         }
         switch format {
-        case .jsonl: return parseJSONL(text, allowUnknownFields: allowUnknownFields, limits: limits)
-        case .csv: return parseCSV(text, allowUnknownFields: allowUnknownFields, limits: limits)
-        case .text: return parseText(text)
+        case .jsonl:
+            var header: BatchHeader?
+            let (lines, errors) = parseJSONL(text, allowUnknownFields: allowUnknownFields, limits: limits, header: &header)
+            return ParsedBatchFile(lines: lines, errors: errors, header: header)
+        case .csv:
+            let (lines, errors) = parseCSV(text, allowUnknownFields: allowUnknownFields, limits: limits)
+            return ParsedBatchFile(lines: lines, errors: errors, header: nil)
+        case .text:
+            let (lines, errors) = parseText(text)
+            return ParsedBatchFile(lines: lines, errors: errors, header: nil)
         }
     }
 
@@ -140,8 +176,15 @@ public enum BatchFileParser {
 
     static func parseJSONL(_ text: String, allowUnknownFields: Bool = false,
                            limits: JobLimits = .standard) -> ([BatchLine], [BatchLineError]) {
+        var header: BatchHeader?
+        return parseJSONL(text, allowUnknownFields: allowUnknownFields, limits: limits, header: &header)
+    }
+
+    static func parseJSONL(_ text: String, allowUnknownFields: Bool, limits: JobLimits,
+                           header: inout BatchHeader?) -> ([BatchLine], [BatchLineError]) {
         var lines: [BatchLine] = []
         var errors: [BatchLineError] = []
+        var sawLine = false
         for (i, raw) in splitLines(text).enumerated() {
             let number = i + 1
             let line = i == 0 && raw.hasPrefix("\u{FEFF}") ? raw.dropFirst() : raw
@@ -156,6 +199,14 @@ public enum BatchFileParser {
             }
             guard let members = value.members else {
                 errors.append(BatchLineError(lineNumber: number, message: "expected a JSON object, got \(value.kindWithArticle)"))
+                continue
+            }
+            defer { sawLine = true }
+            if !sawLine, members.count == 1, members[0].key == "batch" {
+                switch parseHeader(members[0].value, allowUnknownFields: allowUnknownFields) {
+                case .success(let h): header = h
+                case .failure(let problem): errors.append(BatchLineError(lineNumber: number, message: problem.message))
+                }
                 continue
             }
             var problems: [String] = []
@@ -192,6 +243,31 @@ public enum BatchFileParser {
         }
         return (lines, errors)
     }
+
+    /// The value of a first line `{"batch": {...}}`.
+    static func parseHeader(_ value: StrictJSONValue, allowUnknownFields: Bool) -> Result<BatchHeader, HeaderProblem> {
+        guard let members = value.members else {
+            return .failure(HeaderProblem("batch: expected an object of batch settings, got \(value.kindWithArticle)"))
+        }
+        var problems: [String] = []
+        for d in value.duplicateKeys { problems.append("batch." + appearsMessage(d.key, d.count)) }
+        var header = BatchHeader()
+        for (key, v) in members {
+            switch (key, v) {
+            case ("name", .string(let s)): header.name = s
+            case ("webhook_url", .string(let s)): header.webhookURL = s
+            case ("name", .null), ("webhook_url", .null): continue
+            case ("name", _), ("webhook_url", _): problems.append("batch.\(key): expected a string, got \(v.kindWithArticle)")
+            default:
+                if !allowUnknownFields {
+                    problems.append("batch: unknown field '\(shown(key))' (known: \(BatchHeader.fieldNames.joined(separator: ", ")))")
+                }
+            }
+        }
+        return problems.isEmpty ? .success(header) : .failure(HeaderProblem(problems.joined(separator: "; ")))
+    }
+
+    struct HeaderProblem: Error { let message: String; init(_ message: String) { self.message = message } }
 
     static func parseCSV(_ text: String, allowUnknownFields: Bool = false,
                          limits: JobLimits = .standard) -> ([BatchLine], [BatchLineError]) {

@@ -20,13 +20,14 @@ public struct BatchSubmitter {
     /// but producing fails, throws `SubmitError.notEnqueued` naming the batch, so the caller can say how to finish it.
     @discardableResult
     public func submit(_ plan: BatchPlan, name: String, source: String?, maxAttempts: Int,
-                       key: String? = nil, digest: String? = nil) throws -> SubmitTimings {
+                       key: String? = nil, digest: String? = nil, webhookURL: String? = nil) throws -> SubmitTimings {
         var timings = SubmitTimings()
         let started = DispatchTime.now().uptimeNanoseconds
         let jobs = zip(plan.jobs, plan.lineNumbers).map { job, line in
             NewJob(id: job.jobID, line: line, parameters: job.parameters, maxAttempts: maxAttempts)
         }
-        try repository.createBatch(NewBatch(id: plan.batchID, name: name, source: source, key: key, digest: digest), jobs: jobs)
+        try repository.createBatch(NewBatch(id: plan.batchID, name: name, source: source, key: key, digest: digest,
+                                            webhookURL: webhookURL), jobs: jobs)
         timings.insertSeconds = SubmitTimings.seconds(since: started)
         do {
             try enqueue(plan.jobs, timings: &timings)
@@ -40,10 +41,11 @@ public struct BatchSubmitter {
     /// `digest`) nothing new is written, and the jobs of that batch that never reached Kafka are produced now,
     /// which finishes a submit that could not reach the broker. The same key with another digest is refused.
     public func submit(_ plan: BatchPlan, name: String, source: String?, maxAttempts: Int, batchKey key: String,
-                       digest: String) throws -> KeyedSubmitOutcome {
+                       digest: String, webhookURL: String? = nil) throws -> KeyedSubmitOutcome {
         if let existing = try repository.batch(withKey: key) { return try resume(existing, key: key, digest: digest) }
         do {
-            try submit(plan, name: name, source: source, maxAttempts: maxAttempts, key: Optional(key), digest: Optional(digest))
+            try submit(plan, name: name, source: source, maxAttempts: maxAttempts, key: Optional(key), digest: Optional(digest),
+                       webhookURL: webhookURL)
             return .submitted(plan.batchID)
         } catch JobStoreError.batchKeyTaken(_, let id) {
             // Another submit with this key stored its batch between the lookup and the insert.

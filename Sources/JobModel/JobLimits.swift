@@ -1,3 +1,5 @@
+import Foundation
+
 /// Every bound on what a job may ask for, in one place: `ternflux submit` checks each line against it
 /// before anything is written, the worker checks every record again (anything can be produced to the
 /// topic), the job store checks what it inserts, and the database's CHECK constraints hold the same numbers
@@ -24,6 +26,8 @@ public struct JobLimits: Sendable, Equatable {
     public var maxBatchKeyLength = 200
     /// Classifier-free guidance scale (`true_cfg_scale`; 1 is none): the pipeline's `TrueCFG.scaleRange`.
     public var trueCFGScaleRange: ClosedRange<Double> = 1...50
+    /// A batch's completion webhook URL, in Unicode scalars.
+    public var maxWebhookURLLength = 2_048
     /// Images one batch line may ask for (`images`: seeds seed … seed+N−1, one job each).
     public var imagesRange: ClosedRange<Int> = 1...64
 
@@ -147,6 +151,22 @@ public struct JobLimits: Sendable, Equatable {
         if key.isEmpty { return "must not be empty" }
         if key.unicodeScalars.count > maxBatchKeyLength { return "is longer than \(maxBatchKeyLength) characters" }
         if key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) { return "contains control characters" }
+        return nil
+    }
+
+    /// A completion webhook: an absolute http or https URL with a host, at most `maxWebhookURLLength` characters.
+    public func checkWebhookURL(_ url: String) -> String? {
+        if url.unicodeScalars.count > maxWebhookURLLength { return "is longer than \(maxWebhookURLLength) characters" }
+        if url.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == " " }) {
+            return "contains spaces or control characters"
+        }
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
+            return "'\(url.prefix(80))' is not a URL"
+        }
+        guard scheme == "http" || scheme == "https" else { return "must be an http or https URL, got scheme '\(scheme)'" }
+        guard let host = components.host, !host.isEmpty, url.lowercased().hasPrefix(scheme + "://") else {
+            return "'\(url.prefix(80))' has no host"
+        }
         return nil
     }
 

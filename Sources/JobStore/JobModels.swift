@@ -32,13 +32,17 @@ public struct NewBatch: Sendable, Equatable {
     public var key: String?
     /// SHA-256 (hex) of what was submitted under `key`, to tell a repeat from a different batch under one key.
     public var digest: String?
+    /// Where to POST the batch summary once every job is terminal (`--webhook-url`).
+    public var webhookURL: String?
 
-    public init(id: UUID = UUID(), name: String = "", source: String? = nil, key: String? = nil, digest: String? = nil) {
+    public init(id: UUID = UUID(), name: String = "", source: String? = nil, key: String? = nil, digest: String? = nil,
+                webhookURL: String? = nil) {
         self.id = id
         self.name = name
         self.source = source
         self.key = key
         self.digest = digest
+        self.webhookURL = webhookURL
     }
 }
 

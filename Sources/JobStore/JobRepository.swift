@@ -94,10 +94,13 @@ public final class JobRepository {
         if let m = limits.checkBatchName(batch.name) { throw JobStoreError.invalidBatch("name \(m)") }
         if let source = batch.source, let m = limits.checkBatchSource(source) { throw JobStoreError.invalidBatch("source \(m)") }
         if let key = batch.key, let m = limits.checkBatchKey(key) { throw JobStoreError.invalidBatch("key \(m)") }
+        if let url = batch.webhookURL, let m = limits.checkWebhookURL(url) { throw JobStoreError.invalidBatch("webhook_url \(m)") }
         do {
             try db.transaction { db in
-                try db.execute("INSERT INTO batches (id, name, source, job_count, submit_key, submit_digest) VALUES ($1, $2, $3, $4, $5, $6)",
-                               [batch.id, batch.name, batch.source, jobs.count, batch.key, batch.digest])
+                try db.execute("""
+                    INSERT INTO batches (id, name, source, job_count, submit_key, submit_digest, webhook_url)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    """, [batch.id, batch.name, batch.source, jobs.count, batch.key, batch.digest, batch.webhookURL])
                 if jobs.count >= copyThreshold {
                     try db.copyIn("COPY jobs (id, batch_id, line, max_attempts, prompt, seed, width, height, steps, guidance, model, negative_prompt, true_cfg_scale) FROM STDIN") { writer in
                         for job in jobs {

@@ -35,6 +35,8 @@ struct SubmitCommand: ParsableCommand {
     @Option(name: .customLong("true-cfg-scale"), help: "Classifier-free guidance scale of lines without one; 1 is none (default: the model's).")
     var trueCFGScale: Double?
     @Option(help: "Images of each line without its own `images` (seeds seed … seed+N−1, one job each).") var images = 1
+    @Option(name: .customLong("webhook-url"), help: ArgumentHelp("POST the batch summary here once every job is finished (signed; retried until a 2xx).", valueName: "url"))
+    var webhookURL: String?
     @Option(name: .customLong("max-attempts"), help: "Attempts per job before it fails for good.") var maxAttempts = 3
     @Option(help: "A name for the batch (shown by status and in SQL).") var name: String?
     @Flag(help: "Show live progress until the batch finishes.") var wait = false
@@ -51,10 +53,11 @@ struct SubmitCommand: ParsableCommand {
         let defaults = JobSettings(seed: seed, width: width, height: height, steps: steps, guidance: guidance, model: model,
                                    negativePrompt: negativePrompt, trueCFGScale: trueCFGScale)
         let request = BatchRequest(data: data, format: format, fileName: fileName, defaults: defaults, images: images,
-                                   allowUnknownFields: allowUnknownFields, maxAttempts: maxAttempts)
-        let plan: BatchPlan
-        switch BatchIntake.plan(request) {
-        case .success(let p): plan = p
+                                   allowUnknownFields: allowUnknownFields, maxAttempts: maxAttempts, name: name,
+                                   webhookURL: webhookURL)
+        let intaken: IntakenBatch
+        switch BatchIntake.intake(request) {
+        case .success(let p): intaken = p
         case .failure(let errors):
             if errors.errors.count == 1, errors.errors[0].message == "no prompts found" { throw SubmitFailure("\(fileName): no prompts found") }
             throw SubmitFailure(errors.description)
@@ -64,12 +67,13 @@ struct SubmitCommand: ParsableCommand {
         let repository = try JobRepository(settings: database.settings())
         let submitter = BatchSubmitter(repository: repository, producer: try KafkaProducer(configuration: KafkaProducerConfiguration(settings: kafkaSettings, clientID: "ternflux-submit")))
         let started = Date()
-        let batchName = name ?? (fileName == "-" ? "stdin" : (fileName as NSString).lastPathComponent)
+        let plan = intaken.plan
+        let batchName = intaken.name ?? (fileName == "-" ? "stdin" : (fileName as NSString).lastPathComponent)
         var batchID = plan.batchID
         do {
             if let batchKey {
                 switch try submitter.submit(plan, name: batchName, source: fileName, maxAttempts: maxAttempts, batchKey: batchKey,
-                                            digest: request.digest) {
+                                            digest: request.digest, webhookURL: intaken.webhookURL) {
                 case .submitted:
                     reportSubmitted(plan.jobs.count, since: started)
                 case .alreadySubmitted(let id, let produced):
@@ -79,7 +83,7 @@ struct SubmitCommand: ParsableCommand {
                         + "\n").utf8))
                 }
             } else {
-                try submitter.submit(plan, name: batchName, source: fileName, maxAttempts: maxAttempts)
+                try submitter.submit(plan, name: batchName, source: fileName, maxAttempts: maxAttempts, webhookURL: intaken.webhookURL)
                 reportSubmitted(plan.jobs.count, since: started)
             }
         } catch let error as SubmitError {

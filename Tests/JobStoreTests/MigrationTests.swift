@@ -40,7 +40,7 @@ final class MigrationTests: XCTestCase {
         XCTAssertEqual(try runner.status().map(\.appliedAt), Migration.all.map { _ in nil })
         XCTAssertEqual(try runner.up().count, Migration.all.count)
         XCTAssertEqual(try runner.up().count, 0, "a second up has nothing to do")
-        XCTAssertEqual(try tables(db), ["batch_progress", "batches", "job_history", "job_timings", "jobs", "schema_migrations", "worker_activity", "workers"])
+        XCTAssertEqual(try tables(db), ["batch_progress", "batches", "job_history", "job_timings", "jobs", "schema_migrations", "webhook_attempts", "webhook_deliveries", "worker_activity", "workers"])
         let status = try runner.status()
         XCTAssertTrue(status.allSatisfy { $0.appliedAt != nil && !$0.checksumMismatch && !$0.unknownToBinary })
         XCTAssertEqual(try runner.currentVersion(), Migration.all.last!.version)
@@ -52,7 +52,7 @@ final class MigrationTests: XCTestCase {
         XCTAssertEqual(try runner.currentVersion(), 0)
 
         XCTAssertEqual(try runner.up().count, Migration.all.count)
-        XCTAssertEqual(try tables(db).count, 8)
+        XCTAssertEqual(try tables(db).count, 10)
     }
 
     func testStatusFlagsEditedAndUnknownMigrations() throws {
