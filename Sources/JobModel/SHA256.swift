@@ -61,7 +61,7 @@ public struct SHA256: Sendable {
         return hex(h.finalize())
     }
 
-    static func hex(_ digest: [UInt8]) -> String {
+    public static func hex(_ digest: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var hex = [UInt8]()
         hex.reserveCapacity(64)

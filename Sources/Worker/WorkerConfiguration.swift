@@ -20,6 +20,8 @@ public struct WorkerConfiguration: Sendable {
     /// librdkafka `statistics.interval.ms` of the consumer: consumer lag and group state for the metrics
     /// and `/readyz` (a `statistics.interval.ms` pass-through property overrides it).
     public var statisticsIntervalMilliseconds = 5_000
+    /// Completion webhooks this worker delivers; nil (no signing secret): none.
+    public var webhooks: WebhookPolicy?
 
     public init(kafka: KafkaSettings, database: DatabaseSettings, outputRoot: URL, workerID: String? = nil) {
         self.kafka = kafka

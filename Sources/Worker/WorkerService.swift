@@ -61,6 +61,8 @@ public final class WorkerService: Service, @unchecked Sendable {
         let repository = try connectDatabase()
         let heartbeat = startHeartbeat()
         defer { heartbeat.stop() }
+        let webhooks = startWebhookSender()
+        defer { webhooks?.stop() }
         let producer = try connect("Kafka (producer)") {
             try KafkaProducer(configuration: KafkaProducerConfiguration(settings: configuration.kafka, clientID: "ternflux-worker-producer"))
         }
@@ -105,6 +107,19 @@ public final class WorkerService: Service, @unchecked Sendable {
     var workerInfo: WorkerInfo {
         WorkerInfo(id: configuration.workerID, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
                    model: generator.modelNames.first ?? "", version: WorkerVersion.current)
+    }
+
+    /// The completion-webhook sender, when the configuration has a signing secret (else this worker sends none;
+    /// deliveries wait for a worker that has one).
+    func startWebhookSender() -> WebhookSender? {
+        guard let policy = configuration.webhooks else {
+            logger.info("completion webhooks: no signing secret configured; this worker delivers none")
+            return nil
+        }
+        let sender = WebhookSender(conninfo: configuration.database.conninfo, workerID: configuration.workerID, policy: policy,
+                                   logger: logger)
+        sender.start()
+        return sender
     }
 
     func startHeartbeat() -> Heartbeat {

@@ -66,13 +66,7 @@ struct StatusCommand: ParsableCommand {
 enum ReportFormatting {
     /// `value` as JSON on stdout, keys sorted; `pretty: false` prints one line (what the bench scripts read).
     static func printJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(time(date, fractional: true))
-        }
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        print(String(decoding: try JobDocumentEncoder.make(pretty: pretty).encode(value), as: UTF8.self))
     }
 
     static func time(_ date: Date, fractional: Bool = false) -> String {

@@ -44,6 +44,13 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("metrics-idle-timeout"), help: "Seconds the HTTP listener keeps a connection that sends nothing.")
     var metricsIdleTimeout = MetricsServer.Limits().idleTimeoutSeconds
 
+    @Option(name: .customLong("webhook-secret-file"), help: ArgumentHelp("File holding the HMAC-SHA256 secret completion webhooks are signed with (default: $TERNFLUX_WEBHOOK_SECRET_FILE, else $TERNFLUX_WEBHOOK_SECRET; none: this worker delivers no webhooks).", valueName: "file"))
+    var webhookSecretFile: String?
+    @Option(name: .customLong("webhook-max-attempts"), help: "Attempts a completion webhook gets before it is marked failed.")
+    var webhookMaxAttempts = 12
+    @Flag(name: .customLong("webhook-allow-private-addresses"), help: "Let completion webhooks call loopback, private and link-local addresses (refused by default).")
+    var webhookAllowPrivateAddresses = false
+
     @OptionGroup var activation: ActivationModeOption
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var kafka: KafkaOptions
@@ -59,6 +66,7 @@ struct WorkerCommand: AsyncParsableCommand {
         config.jobTimeoutSeconds = jobTimeout
         config.shutdownGraceSeconds = shutdownGrace
         config.retryPolicy.maxAttempts = maxAttempts
+        config.webhooks = try webhookPolicy()
 
         // The most descriptors the system grants, for image files and the Kafka and PostgreSQL sockets
         // (the listener below takes at most --metrics-max-connections of them).

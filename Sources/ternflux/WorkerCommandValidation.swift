@@ -20,6 +20,9 @@ extension WorkerCommand {
             throw ValidationError("--max-attempts must be within \(attempts.lowerBound)...\(attempts.upperBound), got \(maxAttempts)")
         }
         if group.isEmpty { throw ValidationError("--group must not be empty") }
+        if !(1...100).contains(webhookMaxAttempts) {
+            throw ValidationError("--webhook-max-attempts must be within 1...100, got \(webhookMaxAttempts)")
+        }
         try Self.checkDuration(metricsIdleTimeout, flag: "--metrics-idle-timeout", allowZero: false)
         if metricsMaxConnections < 1 {
             throw ValidationError("--metrics-max-connections must be at least 1, got \(metricsMaxConnections)")
