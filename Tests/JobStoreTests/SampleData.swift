@@ -18,9 +18,13 @@ enum SampleData {
         try repo.registerWorker(w2)
         let jobs = jobIDs.enumerated().map { i, id in
             NewJob(id: id, line: i + 1, parameters: JobParameters(prompt: "sample prompt \(i + 1)", seed: Int64(i), width: 64, height: 64,
-                                                                   steps: 2, guidance: 3.5, model: "tiny"), maxAttempts: 2)
+                                                                   steps: 2, guidance: 3.5, model: "tiny",
+                                                                   negativePrompt: i == 0 ? "blurry" : nil, trueCFGScale: i == 0 ? 2.5 : nil),
+                   maxAttempts: 2)
         }
-        try repo.createBatch(NewBatch(id: batchID, name: "sample", source: "sample.txt"), jobs: jobs)
+        // Its webhook gets a (pending) delivery once the last job below fails.
+        try repo.createBatch(NewBatch(id: batchID, name: "sample", source: "sample.txt", webhookURL: "https://hooks.example.com/ternflux"),
+                             jobs: jobs)
         try repo.markEnqueued(jobIDs)
         for (i, id) in jobIDs.prefix(3).enumerated() {
             _ = try repo.claim(jobID: id, workerID: w1.id)
