@@ -1,6 +1,8 @@
+import FluxModel
 import Foundation
 import JobModel
 import JobQueue
+import JobClient
 import JobStore
 import Worker
 import XCTest
@@ -192,7 +194,37 @@ final class ModelBackedWorkerTests: XCTestCase {
     func testTheShippedModelsDefaultsAreTheGeneratorsDefaults() throws {
         let generator = try FluxImageGenerator(modelDirectory: PipelineHarness.packageRoot.appendingPathComponent("models/default"),
                                                mode: .int8)
-        XCTAssertEqual(generator.defaults, JobSettings(width: 128, height: 128, steps: 8, guidance: 3.5))
+        XCTAssertEqual(generator.defaults, JobSettings(width: 128, height: 128, steps: 8, guidance: 3.5,
+                                                       negativePrompt: "", trueCFGScale: 1.5))
+    }
+
+    /// A job's own negative prompt and CFG scale are what the worker generates with: same seed and prompt,
+    /// another negative prompt, another image; the rows and the PNG metadata say which was used.
+    func testAJobsNegativePromptAndCFGScaleReachTheImage() throws {
+        let generator = try FluxImageGenerator(modelDirectory: PipelineHarness.packageRoot.appendingPathComponent("Tests/Fixtures/tiny-flux"),
+                                               mode: .f32, maxSequenceLength: 32)
+        let h = try PipelineHarness(partitions: 1)
+        let text = """
+            {"prompt": "a red circle", "seed": 7, "steps": 2, "width": 64, "height": 64}
+            {"prompt": "a red circle", "seed": 7, "steps": 2, "width": 64, "height": 64, "negative_prompt": "a blue square", "true_cfg_scale": 4}
+            """
+        let plan = try BatchIntake.plan(BatchRequest(data: Data(text.utf8), format: .jsonl)).get()
+        let producer = try h.producer()
+        try BatchSubmitter(repository: h.repository, producer: producer).submit(plan, name: "cfg", source: nil, maxAttempts: 3)
+        producer.close()
+        _ = try h.runWorkerInProcess(id: "w-cfg", generator: generator, idleExit: 2)
+        let (plain, guided) = (try XCTUnwrap(try h.repository.job(plan.jobs[0].jobID)), try XCTUnwrap(try h.repository.job(plan.jobs[1].jobID)))
+        XCTAssertEqual(plain.state, .succeeded, "\(plain.errors)")
+        XCTAssertEqual(guided.state, .succeeded, "\(guided.errors)")
+        XCTAssertEqual(guided.parameters.negativePrompt, "a blue square")
+        XCTAssertEqual(guided.parameters.trueCFGScale, 4)
+        // tiny-flux has no generation_defaults.json: FluxPipeline's defaults (no negative prompt, scale 1).
+        XCTAssertNil(plain.parameters.negativePrompt)
+        XCTAssertEqual(plain.parameters.trueCFGScale, 1)
+        XCTAssertNotEqual(plain.sha256, guided.sha256, "the negative prompt changed nothing")
+        let chunks = try PNGTextChunk.read(fromPNG: [UInt8](Data(contentsOf: URL(fileURLWithPath: try XCTUnwrap(guided.outputURI)))))
+        let parameters = try XCTUnwrap(chunks.first { $0.keyword == "parameters" }?.text)
+        XCTAssertTrue(parameters.contains("Negative prompt: a blue square\nSteps: 2, Sampler: Euler (flow match), CFG scale: 4,"), parameters)
     }
 }
 
