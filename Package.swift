@@ -36,6 +36,12 @@ let package = Package(
             cSettings: kernelCFlags,
             linkerSettings: [.linkedLibrary("pthread")]
         ),
+        // The CUDA backend through the driver API (libcuda.so.1 opened at run time) and its embedded kernels.
+        .target(
+            name: "CCUDA",
+            cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off"])],
+            linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]
+        ),
         // The strict JSON parser for untrusted input: safetensors headers, job records, submit's JSONL lines.
         .target(name: "StrictJSON", swiftSettings: numericSwiftFlags),
         .target(
@@ -96,7 +102,7 @@ let package = Package(
         ),
 
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"]),
-        .testTarget(name: "TernaryTensorsTests", dependencies: ["TernaryTensors", "CTernaryKernels", "StrictJSON"]),
+        .testTarget(name: "TernaryTensorsTests", dependencies: ["TernaryTensors", "CTernaryKernels", "StrictJSON", "CCUDA"]),
         .testTarget(name: "FluxModelTests", dependencies: ["FluxModel", "TernaryTensors", "MiniGenEval", "TernFluxBench"]),
         .testTarget(name: "MiniGenEvalTests", dependencies: ["MiniGenEval", "FluxModel"]),
         .testTarget(name: "TernFluxBenchTests", dependencies: ["TernFluxBench", "DevServices", "Worker", "JobQueue", "JobStore", "JobClient"]),

@@ -1,0 +1,58 @@
+#ifndef TERNFLUX_CUDA_H
+#define TERNFLUX_CUDA_H
+/* The CUDA backend through the driver API only: libcuda.so.1 is opened at run time (dlopen), so the same binary
+ * runs where no NVIDIA driver exists (every call then answers TF_CUDA_ENODRIVER). The kernels are the embedded
+ * fatbin (ternflux_cuda_fatbin.h, built by ops/gpu/build-fatbin.sh from kernels/cuda/*.cu), loaded into the
+ * device's primary context with cuModuleLoadData. */
+#include <stddef.h>
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TF_CUDA_OK 0
+#define TF_CUDA_ENODRIVER (-1)   /* libcuda.so.1 cannot be opened, or lacks an entry point */
+#define TF_CUDA_EINIT (-2)       /* cuInit failed (driver present, no usable GPU or a driver/library mismatch) */
+#define TF_CUDA_ENODEVICE (-3)   /* the driver sees no device, or not the one asked for */
+#define TF_CUDA_ETOOOLD (-4)     /* compute capability below 8.0 (int8 mma.sync m16n8k32 needs sm_80) */
+#define TF_CUDA_ECALL (-5)       /* a driver call failed; the message names it and the driver's error */
+#define TF_CUDA_EARG (-6)        /* bad arguments */
+
+/* The oldest compute capability the kernels are built for (major * 10 + minor). */
+#define TF_CUDA_MIN_COMPUTE 80
+
+typedef struct {
+    int ordinal;
+    int compute_major, compute_minor;
+    int driver_version;       /* cuDriverGetVersion: 13000 for CUDA 13.0 */
+    size_t total_memory;
+    char name[256];
+} tf_cuda_device_info;
+
+/* Opens the driver and describes device `ordinal`; on failure returns a negative code and writes why into
+ * `message` (never NULL-terminated beyond `message_size`). Safe to call from any thread, any number of times. */
+int tf_cuda_probe(int ordinal, tf_cuda_device_info *info, char *message, size_t message_size);
+
+/* How many devices the driver sees (0 with a message when there is no driver). */
+int tf_cuda_device_count(char *message, size_t message_size);
+
+/* The embedded fatbin and its size (what cuModuleLoadData is given). */
+const unsigned char *tf_cuda_fatbin(size_t *size);
+
+/* Y[M,N] = int8(X) · W^T as tf_ternary_gemm(TF_ACT_INT8, TF_FORMAT_I2, ...) computes it, on device `ordinal`
+ * (host buffers in and out; for the checks and the first backend; the pipeline keeps tensors on the device).
+ * Returns TF_CUDA_OK or a negative code with `message`. */
+int tf_cuda_w2a8_gemm(int ordinal, const float *X, int64_t M, int64_t K, const uint8_t *Wpacked, const float *scale,
+                      const float *bias, int64_t N, float *Y, char *message, size_t message_size);
+
+/* The CPU reference of the two kernels' arithmetic (w2a8_reference.c): the same quantization, the same
+ * fragment-by-fragment integer accumulation, the same separately rounded epilogue. XQ is M rows of KP bytes
+ * (K rounded up to 128), INV M floats. */
+void tf_cuda_reference_quantize_rows(const float *X, int64_t M, int64_t K, int64_t KP, int8_t *XQ, float *INV);
+void tf_cuda_reference_w2a8_gemm(const int8_t *XQ, const float *INV, int64_t M, int64_t KP, const uint8_t *Wpacked,
+                                 const float *scale, const float *bias, int64_t N, float *Y);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
