@@ -65,6 +65,9 @@ CREATE TRIGGER jobs_queue_webhooks_on_update AFTER UPDATE ON jobs REFERENCING NE
 CREATE TRIGGER jobs_queue_webhooks_on_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS changed_jobs
     FOR EACH STATEMENT EXECUTE FUNCTION ternflux_queue_batch_webhooks();
 
--- Workers send deliveries and record attempts; analysts may read how deliveries went.
+-- Workers send deliveries and record attempts; analysts may read how deliveries went, but not the URLs
+-- (a URL may carry a receiver's token).
 GRANT SELECT, INSERT, UPDATE ON webhook_deliveries, webhook_attempts TO ternflux_worker;
-GRANT SELECT ON webhook_deliveries, webhook_attempts TO ternflux_reader;
+GRANT SELECT (batch_id, delivery_id, state, attempts, created_at, next_attempt_at, delivered_at, last_status, last_error)
+    ON webhook_deliveries TO ternflux_reader;
+GRANT SELECT ON webhook_attempts TO ternflux_reader;

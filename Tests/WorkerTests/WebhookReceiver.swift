@@ -19,6 +19,8 @@ final class WebhookReceiver: @unchecked Sendable {
     private var statuses: [Int]
     private var listener: Int32 = -1
     private var running = false
+    /// Answer with a body that never ends (a hostile receiver), written until the client goes away.
+    var endlessBody = false
 
     /// Reserves a free port (bound briefly, then released) without listening yet.
     init(statuses: [Int] = [200]) throws {
@@ -98,6 +100,14 @@ final class WebhookReceiver: @unchecked Sendable {
         let status = statuses.count > 1 ? statuses.removeFirst() : statuses[0]
         received.append(Request(headers: headers, body: Array(data[end..<(end + contentLength)]), status: status))
         lock.unlock()
+        if endlessBody {
+            let head = "HTTP/1.1 \(status) X\r\nContent-Length: 100000000000\r\n\r\n"
+            _ = head.withCString { write(client, $0, strlen($0)) }
+            let chunk = [UInt8](repeating: 0x41, count: 1 << 20)
+            var sent = 0
+            while sent < 4_000 && chunk.withUnsafeBytes({ send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) > 0 { sent += 1 }
+            return
+        }
         let response = "HTTP/1.1 \(status) X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         _ = response.withCString { write(client, $0, strlen($0)) }
     }

@@ -142,6 +142,26 @@ final class WebhookTests: XCTestCase {
         XCTAssertEqual(try deliveries(h, silent.batchID), 0)
     }
 
+    /// A receiver that answers 200 and then streams a body without end: the status decides, the body is never
+    /// read, the attempt ends at once.
+    func testAnEndlessAnswerBodyIsNotRead() throws {
+        let h = try PipelineHarness(partitions: 1)
+        let receiver = try WebhookReceiver(statuses: [200])
+        receiver.endlessBody = true
+        try receiver.start()
+        let plan = try submit(h, prompts: ["a yellow circle"], webhookURL: receiver.url)
+        _ = try h.runWorkerInProcess(id: "w-hooks3", generator: try FixedImageGenerator(), idleExit: 2)
+        var logger = Logger(label: "test.webhooks")
+        logger.logLevel = .critical
+        let sender = WebhookSender(conninfo: h.conninfo, workerID: "reader", policy: policy(), logger: logger)
+        let db = try PostgresConnection(conninfo: h.conninfo)
+        defer { db.close() }
+        let started = Date()
+        XCTAssertTrue(try sender.deliverOne(JobRepository(connection: db)))
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "the sender read the endless body")
+        XCTAssertEqual(try JobRepository(connection: db).webhookDelivery(batchID: plan.batchID)?.state, "delivered")
+    }
+
     func testWebhookURLsAreCheckedAtSubmitFromTheFlagOrTheHeaderLine() throws {
         let bad = ["ftp://example.com/x", "http://", "example.com/hook", "http://exa mple.com", "javascript:alert(1)",
                    "https://example.com/" + String(repeating: "a", count: 2_100)]
