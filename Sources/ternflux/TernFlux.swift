@@ -13,6 +13,7 @@ struct TernFlux: AsyncParsableCommand {
             MigrateCommand.self,
             DevBrokerCommand.self,
             DebugCommand.self,
+            ConvertCommand.self,
             QuantizeCommand.self,
             BenchCommand.self,
             GenerateCommand.self,
