@@ -1,4 +1,5 @@
 import ArgumentParser
+import FluxModel
 import Foundation
 import TernaryTensors
 
@@ -7,21 +8,23 @@ extension TernaryFormat: ExpressibleByArgument {}
 struct QuantizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantize",
-        abstract: "Convert a diffusers FLUX transformer or pipeline folder to a ternary checkpoint.",
+        abstract: "Convert a FLUX transformer or pipeline (diffusers folder or single file) to a ternary checkpoint.",
         discussion: """
         SRC is a diffusers transformer folder (config.json + safetensors, F32/BF16/F16, sharded or not) or a whole \
         pipeline folder (model_index.json; its transformer/ is converted, the other components are copied). Every \
         linear weight inside transformer_blocks.* and single_transformer_blocks.* is quantized with absmean \
         (BitNet b1.58) and packed; everything else keeps its dtype. DST is written through a temporary folder \
-        next to it and appears only when the conversion succeeded. Layout: docs/formats.md.
+        next to it and appears only when the conversion succeeded. SRC may instead be one or more single-file \
+        checkpoints (BFL flux1-dev / flux1-schnell.safetensors, a ComfyUI/Forge bundle, ae.safetensors): they are \
+        converted as `ternflux convert` does into a temporary folder next to DST, which is quantized and then \
+        removed. Layout: docs/formats.md.
         """
     )
 
-    @Argument(help: "Source folder (transformer or pipeline).")
-    var source: String
+    @Argument(help: "Source folder (transformer or pipeline) or single-file checkpoint(s), then the destination folder (must not exist unless --force).")
+    var paths: [String] = []
 
-    @Argument(help: "Destination folder (must not exist unless --force).")
-    var destination: String
+    @OptionGroup var singleFile: SingleFileOptions
 
     @Option(help: "Packing: i2 (2 bits/weight) or t3 (1.6 bits/weight).")
     var format: TernaryFormat = .i2
@@ -32,15 +35,32 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(help: "List every tensor (quantized, kept unchanged, copied files).")
     var verbose = false
 
+    func validate() throws {
+        guard paths.count >= 2 else { throw ValidationError("give the source (a folder, or single files) and the destination folder") }
+    }
+
     func run() throws {
         let verbose = self.verbose
-        let quantizer = CheckpointQuantizer(format: format, force: force) { line, isDetail in
+        let log: (String, Bool) -> Void = { line, isDetail in
             if !isDetail || verbose { print(line) }
         }
+        let quantizer = CheckpointQuantizer(format: format, force: force, log: log)
+        let sources = paths.dropLast().map { URL(fileURLWithPath: $0) }
+        let destination = paths.last!
         let start = Date()
         let report: QuantizeReport
         do {
-            report = try quantizer.run(source: URL(fileURLWithPath: source), destination: URL(fileURLWithPath: destination))
+            if sources.count == 1, !SingleFileConverter.isSingleFile(sources[0]) {
+                report = try quantizer.run(source: sources[0], destination: URL(fileURLWithPath: destination))
+            } else {
+                for src in sources where !SingleFileConverter.isSingleFile(src) {
+                    throw ConversionError.unreadable(path: src.path, detail: FileManager.default.fileExists(atPath: src.path)
+                        ? "a folder among several sources; give one diffusers folder, or single files" : "no such file")
+                }
+                let converter = SingleFileConverter(options: try singleFile.parsed(), log: log)
+                report = try SingleFileQuantization(converter: converter, quantizer: quantizer)
+                    .run(sources: Array(sources), destination: URL(fileURLWithPath: destination))
+            }
         } catch {
             FileHandle.standardError.write(Data("ternflux quantize: \(error)\n".utf8))
             throw ExitCode.failure
