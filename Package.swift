@@ -103,7 +103,7 @@ let package = Package(
 
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"]),
         .testTarget(name: "TernaryTensorsTests", dependencies: ["TernaryTensors", "CTernaryKernels", "StrictJSON", "CCUDA"]),
-        .testTarget(name: "FluxModelTests", dependencies: ["FluxModel", "TernaryTensors", "MiniGenEval", "TernFluxBench"]),
+        .testTarget(name: "FluxModelTests", dependencies: ["FluxModel", "TernaryTensors", "MiniGenEval", "TernFluxBench", "JobModel"]),
         .testTarget(name: "MiniGenEvalTests", dependencies: ["MiniGenEval", "FluxModel"]),
         .testTarget(name: "TernFluxBenchTests", dependencies: ["TernFluxBench", "DevServices", "Worker", "JobQueue", "JobStore", "JobClient"]),
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "JobModel", "DevServices"]),
