@@ -120,6 +120,27 @@ final class SingleFileConvertTests: XCTestCase {
         XCTAssertLessThanOrEqual(maxAbsDifference(sample, reference), 1e-4 * reference.maxAbs)
     }
 
+    /// The documented way to finish a converted transformer-only folder: copy the missing components from a
+    /// diffusers FLUX.1 folder (here tiny-flux, whose text widths and latent channels match the dev fixture's).
+    /// The completed folder then generates an image through the whole pipeline, with the converted
+    /// transformer and the written scheduler config and generation defaults.
+    func testConvertedDevCompletedFromADiffusersFolderGenerates() throws {
+        let dst = try convert(["dev"], flags: try BFLFixtures.flags("dev"))
+        let first = try runTernflux(["generate", "--model", dst.path, "a red circle", "--out", dst.appendingPathComponent("x.png").path])
+        XCTAssertNotEqual(first.status, 0)
+        XCTAssertTrue(first.stderr.contains("vae"), first.stderr)
+        for component in ["vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2"] {
+            try FileManager.default.copyItem(at: FluxFixtures.url("tiny-flux/\(component)"), to: dst.appendingPathComponent(component))
+        }
+        _ = try ModelFolder(url: dst)
+        let png = dst.deletingLastPathComponent().appendingPathComponent("dev.png")
+        let result = try runTernflux(["generate", "--model", dst.path, "a red circle", "--steps", "2", "--width", "64",
+                                      "--height", "48", "--seed", "3", "--out", png.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let data = try Data(contentsOf: png)
+        XCTAssertEqual(Array(data.prefix(8)), [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+    }
+
     /// `--verbose` says where every output tensor's bytes come from.
     func testVerboseListsTheSourceRanges() throws {
         let dst = try makeScratchFolder(self).appendingPathComponent("converted")
