@@ -43,9 +43,10 @@ struct ConvertCommand: ParsableCommand {
                 throw ConversionError.unreadable(path: src.path, detail: FileManager.default.fileExists(atPath: src.path)
                     ? "a folder; convert takes single .safetensors files (quantize takes diffusers folders)" : "no such file")
             }
-            let converter = SingleFileConverter(options: try singleFile.parsed(), force: force) { line, isDetail in
+            InterruptCleanup.install()
+            let converter = SingleFileConverter(options: try singleFile.parsed(), force: force, log: { line, isDetail in
                 if !isDetail || verbose { print(line) }
-            }
+            }, willCreateTemporaryFolder: InterruptCleanup.register)
             let report = try converter.run(sources: Array(sources), destination: destination)
             let total = report.components.reduce(Int64(0)) { $0 + $1.bytes }
             print("wrote \(report.destination.path): \(report.components.map(\.folder).joined(separator: ", ")) "

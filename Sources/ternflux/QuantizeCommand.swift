@@ -49,6 +49,11 @@ struct QuantizeCommand: ParsableCommand {
         let destination = paths.last!
         let start = Date()
         let report: QuantizeReport
+        // The quantizer's temporary folder is `.DST.partial-<pid>-<random>` next to DST.
+        let dstURL = URL(fileURLWithPath: destination).standardizedFileURL
+        InterruptCleanup.install()
+        InterruptCleanup.register(folder: dstURL.deletingLastPathComponent(),
+                                  prefix: ".\(dstURL.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)-")
         do {
             if sources.count == 1, !SingleFileConverter.isSingleFile(sources[0]) {
                 report = try quantizer.run(source: sources[0], destination: URL(fileURLWithPath: destination))
@@ -57,7 +62,8 @@ struct QuantizeCommand: ParsableCommand {
                     throw ConversionError.unreadable(path: src.path, detail: FileManager.default.fileExists(atPath: src.path)
                         ? "a folder among several sources; give one diffusers folder, or single files" : "no such file")
                 }
-                let converter = SingleFileConverter(options: try singleFile.parsed(), log: log)
+                let converter = SingleFileConverter(options: try singleFile.parsed(), log: log,
+                                                    willCreateTemporaryFolder: InterruptCleanup.register)
                 report = try SingleFileQuantization(converter: converter, quantizer: quantizer)
                     .run(sources: Array(sources), destination: URL(fileURLWithPath: destination))
             }

@@ -29,12 +29,17 @@ public struct SingleFileConverter {
     public var force: Bool
     /// Receives progress lines; `verbose` lines (per-tensor detail) are marked.
     public var log: (_ line: String, _ verbose: Bool) -> Void
+    /// Told the temporary folder's path just before it is created, so that a signal handler can remove it
+    /// if the process is interrupted (errors remove it anyway).
+    public var willCreateTemporaryFolder: (URL) -> Void
 
     public init(options: SingleFileConversionOptions = .init(), force: Bool = false,
-                log: @escaping (_ line: String, _ verbose: Bool) -> Void = { _, _ in }) {
+                log: @escaping (_ line: String, _ verbose: Bool) -> Void = { _, _ in },
+                willCreateTemporaryFolder: @escaping (URL) -> Void = { _ in }) {
         self.options = options
         self.force = force
         self.log = log
+        self.willCreateTemporaryFolder = willCreateTemporaryFolder
     }
 
     /// One diffusers component folder to write.
@@ -157,6 +162,7 @@ public struct SingleFileConverter {
 
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let temp = parent.appendingPathComponent("\(dst.lastPathComponent).partial-\(suffix)")
+        willCreateTemporaryFolder(temp)
         do {
             try fm.createDirectory(at: temp, withIntermediateDirectories: false)
         } catch {

@@ -27,6 +27,7 @@ public struct SingleFileQuantization {
         }
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let temp = dst.deletingLastPathComponent().appendingPathComponent(".\(dst.lastPathComponent).converting-\(suffix)")
+        converter.willCreateTemporaryFolder(temp)
         defer { try? fm.removeItem(at: temp) }
         var converter = self.converter
         converter.force = false
