@@ -54,6 +54,9 @@ final class SingleFileBadInputTests: XCTestCase {
     func testDiffusersFileIsRefused() throws {
         try assertFails([FluxFixtures.url("tiny-flux/transformer/diffusion_pytorch_model.safetensors")],
                         messages: ["already in the diffusers layout", "use the folder"])
+        // A diffusers VAE shares conv_in / conv_out names with the LDM layout; it is still recognised whole.
+        try assertFails([FluxFixtures.url("tiny-flux/vae/diffusion_pytorch_model.safetensors")],
+                        messages: ["already in the diffusers layout"])
     }
 
     func testTruncatedFileIsNamed() throws {

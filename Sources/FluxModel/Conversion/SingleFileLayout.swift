@@ -49,6 +49,11 @@ public struct SingleFileLayout: Sendable {
             }
             groups[kind, default: (prefix, [])].names.append(String(name.dropFirst(prefix.count)))
         }
+        // A VAE named the diffusers way shares conv_in / conv_out / quant_conv names with LDM: decide per prefix.
+        var diffusersVAEPrefixes = Set<String>()
+        for name in file.tensorNames where diffusersVAEMarks.contains(where: name.contains) {
+            diffusersVAEPrefixes.insert(vaePrefixes.first(where: name.hasPrefix) ?? "")
+        }
         for name in file.tensorNames {
             if name.hasPrefix(bundleTransformerPrefix) {
                 let rest = name.dropFirst(bundleTransformerPrefix.count)
@@ -57,7 +62,7 @@ public struct SingleFileLayout: Sendable {
                 else { add(.unknown, "", name) }
             } else if let p = vaePrefixes.first(where: name.hasPrefix) {
                 let rest = name.dropFirst(p.count)
-                if diffusersVAEMarks.contains(where: rest.contains) { add(.diffusers, "", name) }
+                if diffusersVAEPrefixes.contains(p) { add(.diffusers, "", name) }
                 else if vaeRoots.contains(where: rest.hasPrefix) { add(.vae, p, name) }
                 else { add(.unknown, "", name) }
             } else if name.hasPrefix(clipPrefix) {
@@ -69,7 +74,7 @@ public struct SingleFileLayout: Sendable {
             } else if diffusersTransformerRoots.contains(where: name.hasPrefix) {
                 add(.diffusers, "", name)
             } else if vaeRoots.contains(where: name.hasPrefix) {
-                if diffusersVAEMarks.contains(where: name.contains) { add(.diffusers, "", name) }
+                if diffusersVAEPrefixes.contains("") { add(.diffusers, "", name) }
                 else { add(.vae, "", name) }
             } else {
                 add(.unknown, "", name)
