@@ -65,14 +65,9 @@ struct StatusCommand: ParsableCommand {
 /// Shared text and JSON output of the report and bench commands.
 enum ReportFormatting {
     /// `value` as JSON on stdout, keys sorted; `pretty: false` prints one line (what the bench scripts read).
+    /// (The encoder is JobStore's `ReportJSON`, which the HTTP API answers with too.)
     static func printJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(time(date, fractional: true))
-        }
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        print(String(decoding: try ReportJSON.encoder(pretty: pretty).encode(value), as: UTF8.self))
     }
 
     static func time(_ date: Date, fractional: Bool = false) -> String {
