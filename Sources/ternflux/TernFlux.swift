@@ -24,6 +24,7 @@ struct TernFlux: AsyncParsableCommand {
             HistoryCommand.self,
             InspectCommand.self,
             CancelCommand.self,
+            ServeCommand.self,
         ]
     )
 
