@@ -64,7 +64,8 @@ enum OpenAPIDocument {
           {"name": "limit", "in": "query", "description": "How many batches, newest first (default 20).", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}
         ],
         "responses": {
-          "200": {"description": "Progress documents, newest batch first.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchList"}}}},
+          "200": {"description": "Progress documents, newest batch first.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchList"}}},
+                  "links": {"GetBatch": {"operationId": "getBatch", "parameters": {"batch_id": "$response.body#/batches/0/batch_id"}}, "ListBatchJobs": {"operationId": "listBatchJobs", "parameters": {"batch_id": "$response.body#/batches/0/batch_id"}}}},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "403": {"$ref": "#/components/responses/Forbidden"},
@@ -100,7 +101,8 @@ enum OpenAPIDocument {
           }
         },
         "responses": {
-          "201": {"description": "The batch is stored and its jobs are in Kafka.", "headers": {"Location": {"description": "The batch's progress document.", "schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitOutcome"}}}},
+          "201": {"description": "The batch is stored and its jobs are in Kafka.", "headers": {"Location": {"description": "The batch's progress document.", "schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitOutcome"}}},
+                  "links": {"GetBatch": {"$ref": "#/components/links/BatchFromSubmit"}, "ListBatchJobs": {"$ref": "#/components/links/JobsFromSubmit"}, "CancelBatch": {"$ref": "#/components/links/CancelFromSubmit"}}},
           "200": {"description": "`batch_key` names a batch submitted before from the same input: nothing new was written (`replayed` is true).", "headers": {"Location": {"description": "The batch's progress document.", "schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitOutcome"}}}},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
@@ -137,7 +139,8 @@ enum OpenAPIDocument {
           {"name": "offset", "in": "query", "description": "How many jobs to skip (default 0).", "schema": {"type": "integer", "minimum": 0, "maximum": 10000000}}
         ],
         "responses": {
-          "200": {"description": "One page of the batch's jobs, by line, then seed.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchJobs"}}}},
+          "200": {"description": "One page of the batch's jobs, by line, then seed.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchJobs"}}},
+                  "links": {"GetJob": {"operationId": "getJob", "parameters": {"job_id": "$response.body#/jobs/0/job_id"}}, "GetJobImage": {"operationId": "getJobImage", "parameters": {"job_id": "$response.body#/jobs/0/job_id"}}}},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "403": {"$ref": "#/components/responses/Forbidden"},
@@ -193,6 +196,11 @@ enum OpenAPIDocument {
   },
   "security": [{"bearerAuth": []}],
   "components": {
+    "links": {
+      "BatchFromSubmit": {"operationId": "getBatch", "parameters": {"batch_id": "$response.body#/batch_id"}, "description": "The submitted batch's progress."},
+      "JobsFromSubmit": {"operationId": "listBatchJobs", "parameters": {"batch_id": "$response.body#/batch_id"}, "description": "The submitted batch's jobs."},
+      "CancelFromSubmit": {"operationId": "cancelBatch", "parameters": {"batch_id": "$response.body#/batch_id"}, "description": "Cancel the submitted batch."}
+    },
     "securitySchemes": {
       "bearerAuth": {"type": "http", "scheme": "bearer", "description": "A token from the server's tokens file: `read` for GET, `submit` for GET and POST."}
     },
