@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ops/install-system-deps.sh
+# Selenium and schemathesis (pinned in ops/web/requirements.txt) for the APIServerTests browser and API checks.
+bash ops/web/setup.sh
 swift build --build-tests
 # The log is kept so that, when a test fails, the failing cases and their assertion messages are repeated
 # at the very end of the output (CI shows only the tail).
