@@ -307,7 +307,9 @@ enum WebScript {
     try {
       const job = await apiJSON("/v1/jobs/" + jobID);
       const list = el("ol", { className: "job-error" }, job.errors.map(function (e) {
-        return el("li", { text: "attempt " + e.attempt + (e.terminal ? " (final)" : "") + ": " + e.message });
+        // Attempt 0: the worker refused the job before running it (bad parameters, a model it does not serve).
+        const when = e.attempt > 0 ? "attempt " + e.attempt : "refused before running";
+        return el("li", { text: when + (e.terminal ? " (final)" : "") + ": " + e.message });
       }));
       const old = card.querySelector(".job-error");
       if (old) old.replaceWith(list); else card.appendChild(list);
