@@ -18,7 +18,8 @@ final class APIHarness {
     let broker: EmbeddedBroker
     let output: URL
     let repository: JobRepository
-    private(set) var configuration: APIServerConfiguration
+    /// What `startServer` starts the server with.
+    var configuration: APIServerConfiguration
     private var group: ServiceGroup?
     private var runTask: Task<Void, any Error>?
     private(set) var port = 0
