@@ -30,12 +30,14 @@ public final class APIServer: Service, @unchecked Sendable {
             maxBodyBytes: configuration.maxBodyBytes, logger: logger)
     }
 
-    /// The routes: the JSON error middleware around everything (404 and 405 included), the bearer check around /v1.
+    /// The routes: the JSON error middleware around everything (404 and 405 included), then the origin guard,
+    /// then the bearer check around /v1.
     /// `table` collects every route's path and methods (tests compare it with the OpenAPI document).
     static func makeRouter(services: APIServices, tokens: APITokens, logger: Logger,
                            table: RouteTable = RouteTable()) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: JSONErrorMiddleware(logger: logger, routes: table))
+        router.add(middleware: OriginGuardMiddleware(requireLoopbackHost: tokens.isEmpty))
         SystemRoutes(services: services).register(on: router, table: table)
         let v1 = router.group("v1").add(middleware: BearerAuthMiddleware(tokens: tokens))
         BatchRoutes(services: services).register(on: v1, table: table)

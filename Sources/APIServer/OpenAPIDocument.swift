@@ -8,7 +8,7 @@ enum OpenAPIDocument {
   "info": {
     "title": "TernFlux HTTP API",
     "version": "1",
-    "description": "Submit batches of text-to-image jobs, follow their progress, browse the images. Served by `ternflux serve` (docs/api.md). Errors always have the body `Error`. With a tokens file, every /v1 operation needs `Authorization: Bearer TOKEN`; a `read` token may GET, a `submit` token may also POST. Without one the server has no authentication and listens on loopback only."
+    "description": "Submit batches of text-to-image jobs, follow their progress, browse the images. Served by `ternflux serve` (docs/api.md). Errors always have the body `Error`. With a tokens file, every /v1 operation needs `Authorization: Bearer TOKEN`; a `read` token may GET, a `submit` token may also POST. Without one the server has no authentication, listens on loopback only and answers only requests addressed to a loopback Host. A request with an Origin other than the server's own is refused (403)."
   },
   "servers": [{"url": "/"}],
   "tags": [
@@ -23,6 +23,7 @@ enum OpenAPIDocument {
         "responses": {
           "200": {"description": "PostgreSQL answers.", "content": {"text/plain": {"schema": {"type": "string", "enum": ["ok\n"]}}}},
           "400": {"$ref": "#/components/responses/BadRequest"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
           "503": {"$ref": "#/components/responses/Unavailable"}
         }
       }
@@ -30,31 +31,31 @@ enum OpenAPIDocument {
     "/openapi.json": {
       "get": {
         "tags": ["service"], "operationId": "openapi", "summary": "This document", "security": [],
-        "responses": {"200": {"description": "The OpenAPI 3.0.3 document.", "content": {"application/json": {"schema": {"type": "object"}}}}}
+        "responses": {"200": {"description": "The OpenAPI 3.0.3 document.", "content": {"application/json": {"schema": {"type": "object"}}}}, "403": {"$ref": "#/components/responses/Forbidden"}}
       }
     },
     "/": {
       "get": {
         "tags": ["service"], "operationId": "gallery", "summary": "The web gallery (batches, progress, images, submit form)", "security": [],
-        "responses": {"200": {"description": "The page; it loads /assets/app.js and /assets/app.css.", "content": {"text/html": {"schema": {"type": "string"}}}}}
+        "responses": {"200": {"description": "The page; it loads /assets/app.js and /assets/app.css.", "content": {"text/html": {"schema": {"type": "string"}}}}, "403": {"$ref": "#/components/responses/Forbidden"}}
       }
     },
     "/assets/app.js": {
       "get": {
         "tags": ["service"], "operationId": "galleryScript", "summary": "The gallery's script", "security": [],
-        "responses": {"200": {"description": "JavaScript.", "content": {"text/javascript": {"schema": {"type": "string"}}}}}
+        "responses": {"200": {"description": "JavaScript.", "content": {"text/javascript": {"schema": {"type": "string"}}}}, "403": {"$ref": "#/components/responses/Forbidden"}}
       }
     },
     "/assets/app.css": {
       "get": {
         "tags": ["service"], "operationId": "galleryStyles", "summary": "The gallery's styles", "security": [],
-        "responses": {"200": {"description": "CSS.", "content": {"text/css": {"schema": {"type": "string"}}}}}
+        "responses": {"200": {"description": "CSS.", "content": {"text/css": {"schema": {"type": "string"}}}}, "403": {"$ref": "#/components/responses/Forbidden"}}
       }
     },
     "/assets/favicon.svg": {
       "get": {
         "tags": ["service"], "operationId": "galleryIcon", "summary": "The gallery's icon", "security": [],
-        "responses": {"200": {"description": "SVG.", "content": {"image/svg+xml": {"schema": {"type": "string"}}}}}
+        "responses": {"200": {"description": "SVG.", "content": {"image/svg+xml": {"schema": {"type": "string"}}}}, "403": {"$ref": "#/components/responses/Forbidden"}}
       }
     },
     "/v1/batches": {
@@ -211,7 +212,7 @@ enum OpenAPIDocument {
     "responses": {
       "BadRequest": {"description": "A malformed path parameter, or a query parameter that is unknown, given twice or no value of its type; the message names it.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "Unauthorized": {"description": "No bearer token, or one the server does not know.", "headers": {"WWW-Authenticate": {"description": "The Bearer challenge.", "schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-      "Forbidden": {"description": "A read token used for a POST.", "headers": {"WWW-Authenticate": {"description": "The Bearer challenge (insufficient_scope).", "schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "Forbidden": {"description": "A read token used for a POST; a request from another site's page (an Origin that is not this server); or, without tokens, a Host that is not this machine (localhost, 127.0.0.1, [::1]).", "headers": {"WWW-Authenticate": {"description": "The Bearer challenge (insufficient_scope).", "schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "NotFound": {"description": "No such batch or job.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
       "Unavailable": {"description": "PostgreSQL is unavailable; try again.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     },

@@ -106,3 +106,44 @@ final class AuthTests: XCTestCase {
         }
     }
 }
+
+/// Other web sites' pages cannot use the API through a visitor's browser: a foreign Origin is refused, and
+/// without tokens so is a Host that is not this machine (DNS rebinding).
+final class OriginGuardTests: XCTestCase {
+    func testForeignOriginsAndHostsAreRefused() throws {
+        let harness = try APIHarness()
+        let client = harness.client
+        let own = "http://127.0.0.1:\(harness.port)"
+        // What a page elsewhere can send without a CORS preflight: a text/plain POST.
+        let forged = try client.request("POST", "/v1/batches", body: Data("a forged prompt".utf8),
+                                        headers: ["Content-Type": "text/plain", "Origin": "http://evil.example"])
+        XCTAssertEqual(forged.status, 403, forged.description)
+        XCTAssertTrue(forged.errorMessage.contains("cross-origin request from 'http://evil.example' refused"), forged.description)
+        XCTAssertEqual(try client.request("POST", "/v1/batches/\(UUID().uuidString)/cancel", headers: ["Origin": "null"]).status, 403)
+        XCTAssertEqual(try harness.repository.recentBatches().count, 0, "nothing was submitted")
+        // The gallery's own requests (same origin) and clients without Origin (curl, programs) are served.
+        let ownPost = try client.request("POST", "/v1/batches", body: Data("a prompt".utf8), headers: ["Content-Type": "text/plain", "Origin": own])
+        XCTAssertEqual(ownPost.status, 201, ownPost.description)
+        XCTAssertEqual(try client.get("/v1/batches", headers: ["Origin": own]).status, 200)
+        XCTAssertEqual(try client.request("GET", "/v1/batches", headers: ["Origin": "http://127.0.0.1:1"]).status, 403, "another port is another origin")
+        // A rebinding page reaches 127.0.0.1 under its own name: the Host gives it away.
+        let rebound = try client.request("GET", "/v1/batches", headers: ["Host": "rebind.evil.example:\(harness.port)"])
+        XCTAssertEqual(rebound.status, 403, rebound.description)
+        XCTAssertTrue(rebound.errorMessage.contains("is not this machine"), rebound.description)
+        for host in ["localhost:\(harness.port)", "[::1]:\(harness.port)"] {
+            XCTAssertEqual(try client.request("GET", "/healthz", headers: ["Host": host]).status, 200, host)
+        }
+    }
+
+    func testWithTokensAnyHostIsServed() throws {
+        let token = "origin-test-token-0123456789"
+        let harness = try APIHarness { $0.tokens = try! APITokens.parse("\(token) submit", source: "t") }
+        let proxied = try harness.client.request("GET", "/v1/batches", token: token, headers: ["Host": "ternflux.example.org"])
+        XCTAssertEqual(proxied.status, 200, "behind a proxy the Host is the proxy's name: \(proxied)")
+        let page = try harness.client.request("GET", "/v1/batches", token: token,
+                                              headers: ["Host": "ternflux.example.org", "Origin": "http://ternflux.example.org"])
+        XCTAssertEqual(page.status, 200, page.description)
+        XCTAssertEqual(try harness.client.request("GET", "/v1/batches", token: token,
+                                                  headers: ["Host": "ternflux.example.org", "Origin": "https://evil.example"]).status, 403)
+    }
+}
