@@ -214,6 +214,7 @@ enum WebScript {
       try {
         const p = await apiJSON("/v1/batches/" + id + "/cancel", { method: "POST" });
         renderSummary(p);
+        await renderJobs();
         notice("Batch canceled: " + counts(p));
       } catch (e) {
         notice("Cancel failed: " + e.message, true);
@@ -270,12 +271,13 @@ enum WebScript {
   }
 
   function jobCard(job) {
-    const size = job.width && job.height ? job.width + "×" + job.height : "model default";
+    // Width, height and steps are absent until a worker claims a job that left them to its model.
+    const size = job.width && job.height ? job.width + "×" + job.height : "model's size";
     return el("div", { className: "job-card", "data-job-id": job.job_id, "data-state": job.state }, [
       el("div", { className: "frame" }, [el("span", { className: "placeholder", text: job.state })]),
       el("div", { className: "prompt", text: job.prompt }),
       el("div", { className: "meta", text: "line " + (job.line === undefined ? "–" : job.line) + " · seed " + job.seed + " · "
-        + size + " · " + (job.steps ? job.steps + " steps" : "default steps") + " · " + job.state
+        + size + " · " + (job.steps ? job.steps + " steps" : "model's steps") + " · " + job.state
         + (job.attempt > 1 ? " · attempt " + job.attempt : "") }),
       el("div", { className: "timings", text: "worker " + ms(job.total_ms) + " · enqueue to finish " + ms(job.latency_ms) }),
     ]);

@@ -179,6 +179,7 @@ class Check:
             "const c = document.getElementById('batch-counts'); return c && c.textContent.includes(' canceled') && "
             "!c.textContent.includes(' 0 canceled') ? c.textContent : false;"))
         self.wait("the cancel button to be disabled", lambda: not self.driver.find_element(By.ID, "cancel-button").is_enabled())
+        self.wait("every job card to show canceled", lambda: len(self.css('#gallery .job-card[data-state="canceled"]')) == 4)
         self.step("canceled batch %s: %s" % (batch, counts))
         self.shot("canceled.png")
 
