@@ -81,6 +81,7 @@ let package = Package(
                 // Only for OutputLayout: where a job's image is (one definition, shared with the worker).
                 "Worker",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import JobQueue
 import Logging
 import NIOCore
@@ -50,7 +51,9 @@ public final class APIServer: Service, @unchecked Sendable {
         let signal = started
         let app = Application(
             router: router,
-            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "ternflux"),
+            server: .http1(configuration: HTTP1Channel.Configuration(idleTimeout: .nanoseconds(Int64(configuration.idleTimeoutSeconds * 1e9)))),
+            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "ternflux",
+                                                    availableConnectionsDelegate: .maximum(configuration.maxClientConnections, logger: logger)),
             onServerRunning: { channel in signal.succeed(port: channel.localAddress?.port ?? 0) },
             logger: logger)
         do {

@@ -18,11 +18,17 @@ public struct APIServerConfiguration: Sendable {
     /// PostgreSQL connections (and threads) for reads and cancels; and for submits, which may wait on Kafka.
     public var readConnections: Int
     public var submitConnections: Int
+    /// A client connection with nothing to read or write for this long is closed (slow and idle clients).
+    public var idleTimeoutSeconds: Double
+    /// Client connections open at once; past it the server accepts no more until one closes (the rest wait
+    /// in the listen backlog), so clients cannot use up the process's descriptors.
+    public var maxClientConnections: Int
 
     public static let defaultMaxBodyBytes = 64 << 20
 
     public init(host: String = "127.0.0.1", port: Int = 8080, outputRoot: URL, tokens: APITokens = .none, database: DatabaseSettings,
-                kafka: KafkaSettings, maxBodyBytes: Int = defaultMaxBodyBytes, readConnections: Int = 4, submitConnections: Int = 2) {
+                kafka: KafkaSettings, maxBodyBytes: Int = defaultMaxBodyBytes, readConnections: Int = 4, submitConnections: Int = 2,
+                idleTimeoutSeconds: Double = 60, maxClientConnections: Int = 512) {
         self.host = host
         self.port = port
         self.outputRoot = outputRoot
@@ -32,14 +38,18 @@ public struct APIServerConfiguration: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.readConnections = readConnections
         self.submitConnections = submitConnections
+        self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.maxClientConnections = maxClientConnections
     }
 
     /// Why the server must not start with this configuration, or nil.
     public func problem() -> APIServerConfigurationError? {
         if tokens.isEmpty && !Self.isLoopback(host) { return .notLoopbackWithoutTokens(host) }
         if !(0...65_535).contains(port) { return .badPort(port) }
-        if maxBodyBytes < 1 { return .badLimit("the body limit must be at least 1 byte") }
+        if maxBodyBytes < 1 { return .badLimit("--max-body-bytes must be at least 1") }
         if readConnections < 1 || submitConnections < 1 { return .badLimit("each connection pool needs at least 1 connection") }
+        if !(idleTimeoutSeconds > 0 && idleTimeoutSeconds <= 86_400) { return .badLimit("--idle-timeout must be above 0 and at most 86400 seconds") }
+        if maxClientConnections < 1 { return .badLimit("--max-connections must be at least 1") }
         return nil
     }
 

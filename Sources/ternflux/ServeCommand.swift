@@ -26,6 +26,10 @@ struct ServeCommand: AsyncParsableCommand {
     var tokensFile: String?
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted (413 beyond).")
     var maxBodyBytes = APIServerConfiguration.defaultMaxBodyBytes
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a client connection may send and receive nothing before it is closed.")
+    var idleTimeout = 60.0
+    @Option(name: .customLong("max-connections"), help: "Client connections open at once; more wait in the listen backlog.")
+    var maxConnections = 512
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     @OptionGroup var database: DatabaseOptions
@@ -46,7 +50,8 @@ struct ServeCommand: AsyncParsableCommand {
         if environment["PGCONNECT_TIMEOUT"] == nil { setenv("PGCONNECT_TIMEOUT", "5", 1) }
         let configuration = APIServerConfiguration(
             host: host, port: port, outputRoot: URL(fileURLWithPath: output ?? environment["TERNFLUX_OUTPUT_DIR"] ?? "out"),
-            tokens: tokens, database: try database.settings(), kafka: try kafka.settings(), maxBodyBytes: maxBodyBytes)
+            tokens: tokens, database: try database.settings(), kafka: try kafka.settings(), maxBodyBytes: maxBodyBytes,
+            idleTimeoutSeconds: idleTimeout, maxClientConnections: maxConnections)
         if let problem = configuration.problem() { throw ValidationError(problem.description) }
         let server = try APIServer(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
