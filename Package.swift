@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // The HTTP API and gallery (`ternflux serve`). Only the FullFoundation trait: the default
+        // ConfigurationSupport trait would build swift-configuration, which the server does not use.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -76,6 +79,21 @@ let package = Package(
             ],
             swiftSettings: numericSwiftFlags
         ),
+        // `ternflux serve`: the HTTP API and web gallery over the job store and queue.
+        .target(
+            name: "APIServer",
+            dependencies: [
+                "JobModel", "JobQueue", "JobStore", "JobClient", "StrictJSON",
+                // Only for OutputLayout: where a job's image is (one definition, shared with the worker).
+                "Worker",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
 
         // Tooling, not product: benchmarks, the mini-GenEval, and the embedded broker and throw-away PostgreSQL
         // that tests, `ternflux dev-broker` and the benchmarks start. No product target imports these.
@@ -93,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "ternflux",
             dependencies: [
-                "Worker", "FluxModel", "TernaryTensors", "JobModel", "JobQueue", "JobStore", "JobClient",
+                "Worker", "FluxModel", "TernaryTensors", "JobModel", "JobQueue", "JobStore", "JobClient", "APIServer",
                 "TernFluxBench", "MiniGenEval", "DevServices",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -109,6 +127,7 @@ let package = Package(
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "JobModel", "DevServices"]),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "JobModel", "DevServices"]),
         .testTarget(name: "JobClientTests", dependencies: ["JobClient", "JobModel", "JobQueue"]),
+        .testTarget(name: "APIServerTests", dependencies: ["APIServer", "Worker", "JobModel", "JobQueue", "JobStore", "JobClient", "DevServices"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "JobModel", "JobQueue", "JobStore", "JobClient", "FluxModel", "DevServices"]),
     ],
     swiftLanguageModes: [.v5]

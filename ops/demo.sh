@@ -3,8 +3,20 @@
 # installs packages, builds, starts a throw-away PostgreSQL and the embedded Kafka broker, migrates,
 # submits a sample batch, runs two workers until it is done, prints the batch summary from SQL and
 # where the images are, then stops everything it started.
+#
+#   bash ops/demo.sh --serve   then keeps PostgreSQL and the broker running and serves the HTTP API and the
+#                              gallery (`ternflux serve`, docs/api.md) on the demo's database, broker and
+#                              images until Ctrl-C, printing the gallery's URL; Ctrl-C stops everything.
+#                              Port: TERNFLUX_SERVE_PORT (default 8080; 0 picks a free one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SERVE=0
+for arg in "$@"; do
+    case "$arg" in
+        --serve) SERVE=1 ;;
+        *) echo "usage: bash ops/demo.sh [--serve]" >&2; exit 64 ;;
+    esac
+done
 ROOT="$PWD"
 STATE="$ROOT/.demo"
 
@@ -29,6 +41,8 @@ cleanup() {
     pg_local_stop "$STATE/pg"
 }
 trap cleanup EXIT
+# Ctrl-C or SIGTERM: exit, which runs the cleanup above (background jobs of a script ignore SIGINT themselves).
+trap 'exit 130' INT TERM
 
 echo "== starting PostgreSQL (throw-away, $STATE/pg)"
 pg_local_start "$STATE/pg"
@@ -82,3 +96,23 @@ pg_as_owner "$PG_BIN/psql" "$PG_CONNINFO" -P pager=off -c \
     -c "SELECT worker_id, jobs_done, jobs_failed FROM worker_activity ORDER BY worker_id"
 echo "images: $STATE/images/$BATCH/"
 ls "$STATE/images/$BATCH" | head -n 5
+
+if [ "$SERVE" = 1 ]; then
+    echo
+    echo "== serving the API and the gallery (Ctrl-C stops the server, the broker and PostgreSQL)"
+    "$BIN" serve --host 127.0.0.1 --port "${TERNFLUX_SERVE_PORT:-8080}" --log-level notice >"$STATE/serve.out" 2>"$STATE/serve.log" &
+    serve_pid=$!
+    pids+=("$serve_pid")
+    for _ in $(seq 1 300); do
+        grep -q 'gallery and API at' "$STATE/serve.out" 2>/dev/null && break
+        kill -0 "$serve_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    URL="$(sed -n 's/.*gallery and API at \(http[^ ]*\).*/\1/p' "$STATE/serve.out" | head -n 1)"
+    [ -n "$URL" ] || { echo "ternflux serve did not start:" >&2; cat "$STATE/serve.log" >&2; exit 1; }
+    echo "   gallery:  $URL#/batches/$BATCH"
+    echo "   batches:  curl -s ${URL}v1/batches"
+    echo "   progress: curl -s ${URL}v1/batches/$BATCH"
+    echo "   log:      $STATE/serve.log"
+    wait "$serve_pid"
+fi

@@ -3,7 +3,10 @@
 set -euo pipefail
 # prometheus: only for its promtool (the metrics-endpoint test runs `promtool check metrics`).
 # python3-pil: Pillow, the independent reader the PNG-metadata tests check our text chunks with.
-packages=(librdkafka-dev libpq-dev libopenblas-dev zlib1g-dev postgresql kcat prometheus python3-pil)
+# chromium, chromium-driver: the real browser the gallery test drives (ops/web/browser_check.py, Selenium);
+# python3-venv: the venv ops/web/setup.sh installs Selenium and schemathesis into.
+packages=(librdkafka-dev libpq-dev libopenblas-dev zlib1g-dev postgresql kcat prometheus python3-pil
+          chromium chromium-driver python3-venv)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash ops/install-system-deps.sh
 # The embedded CUDA fatbin must be what kernels/cuda gives, with no register spills (no GPU needed).
 bash ops/gpu/build-fatbin.sh --check
+# Selenium and schemathesis (pinned in ops/web/requirements.txt) for the APIServerTests browser and API checks.
+bash ops/web/setup.sh
 swift build --build-tests
 # The log is kept so that, when a test fails, the failing cases and their assertion messages are repeated
 # at the very end of the output (CI shows only the tail).

@@ -138,12 +138,12 @@ public enum BatchFileParser {
     }
 
     /// "'seed' appears twice", "'seed' appears 3 times".
-    static func appearsMessage(_ name: String, _ count: Int) -> String {
+    public static func appearsMessage(_ name: String, _ count: Int) -> String {
         "'\(shown(name))' appears \(count == 2 ? "twice" : "\(count) times")"
     }
 
     /// A name from the file as a message shows it: cut short when it is long.
-    static func shown(_ name: String) -> String {
+    public static func shown(_ name: String) -> String {
         name.count > 80 ? String(name.prefix(80)) + "…" : name
     }
 

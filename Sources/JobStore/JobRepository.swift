@@ -407,20 +407,7 @@ public final class JobRepository {
               AND ($4::text IS NULL OR worker_id = $4)
             ORDER BY created_at DESC, line DESC NULLS LAST, job_id
             LIMIT $5
-            """, [filter.batchID, filter.state, filter.since, filter.workerID, max(0, filter.limit)]).map { row in
-            JobHistoryEntry(
-                jobID: try row.decode("job_id"), batchID: try row.decode("batch_id"), batchName: try row.decode("batch_name"),
-                line: try row.decodeIfPresent("line"), state: try row.decode("state"), attempt: try row.decode("attempt"),
-                prompt: try row.decode("prompt"), seed: try row.decode("seed"), width: try row.decodeIfPresent("width"),
-                height: try row.decodeIfPresent("height"), steps: try row.decodeIfPresent("steps"), model: try row.decode("model"),
-                workerID: try row.decodeIfPresent("worker_id"), createdAt: try row.decode("created_at"),
-                startedAt: try row.decodeIfPresent("started_at"), finishedAt: try row.decodeIfPresent("finished_at"),
-                latencyMs: try row.decodeIfPresent("latency_ms"), errorCount: try row.decode("error_count"),
-                lastError: try row.decodeIfPresent("last_error"), outputURI: try row.decodeIfPresent("output_uri"),
-                sha256: try row.decodeIfPresent("sha256"), bytes: try row.decodeIfPresent("bytes"),
-                totalMs: try row.decodeIfPresent("total_ms"), guidance: try row.decodeIfPresent("guidance"),
-                negativePrompt: try row.decodeIfPresent("negative_prompt"), trueCFGScale: try row.decodeIfPresent("true_cfg_scale"))
-        }
+            """, [filter.batchID, filter.state, filter.since, filter.workerID, max(0, filter.limit)]).map(Self.historyEntry)
     }
 
     // MARK: decoding
@@ -445,6 +432,22 @@ public final class JobRepository {
             enqueuedAt: try row.decodeIfPresent("enqueued_at"), startedAt: try row.decodeIfPresent("started_at"),
             finishedAt: try row.decodeIfPresent("finished_at"), errors: errors, outputURI: try row.decodeIfPresent("output_uri"),
             sha256: try row.decodeIfPresent("sha256"), bytes: try row.decodeIfPresent("bytes"))
+    }
+
+    /// A `job_history` row as a `JobHistoryEntry`.
+    static func historyEntry(_ row: PostgresRow) throws -> JobHistoryEntry {
+        JobHistoryEntry(
+            jobID: try row.decode("job_id"), batchID: try row.decode("batch_id"), batchName: try row.decode("batch_name"),
+            line: try row.decodeIfPresent("line"), state: try row.decode("state"), attempt: try row.decode("attempt"),
+            prompt: try row.decode("prompt"), seed: try row.decode("seed"), width: try row.decodeIfPresent("width"),
+            height: try row.decodeIfPresent("height"), steps: try row.decodeIfPresent("steps"), model: try row.decode("model"),
+            workerID: try row.decodeIfPresent("worker_id"), createdAt: try row.decode("created_at"),
+            startedAt: try row.decodeIfPresent("started_at"), finishedAt: try row.decodeIfPresent("finished_at"),
+            latencyMs: try row.decodeIfPresent("latency_ms"), errorCount: try row.decode("error_count"),
+            lastError: try row.decodeIfPresent("last_error"), outputURI: try row.decodeIfPresent("output_uri"),
+            sha256: try row.decodeIfPresent("sha256"), bytes: try row.decodeIfPresent("bytes"),
+            totalMs: try row.decodeIfPresent("total_ms"), guidance: try row.decodeIfPresent("guidance"),
+            negativePrompt: try row.decodeIfPresent("negative_prompt"), trueCFGScale: try row.decodeIfPresent("true_cfg_scale"))
     }
 
     static func batchProgress(_ row: PostgresRow) throws -> BatchProgress {

@@ -65,8 +65,9 @@ struct StatusCommand: ParsableCommand {
 /// Shared text and JSON output of the report and bench commands.
 enum ReportFormatting {
     /// `value` as JSON on stdout, keys sorted; `pretty: false` prints one line (what the bench scripts read).
+    /// (The encoder is JobStore's `ReportJSON`, which the HTTP API answers with too.)
     static func printJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws {
-        print(String(decoding: try JobDocumentEncoder.make(pretty: pretty).encode(value), as: UTF8.self))
+        print(String(decoding: try ReportJSON.encoder(pretty: pretty).encode(value), as: UTF8.self))
     }
 
     static func time(_ date: Date, fractional: Bool = false) -> String {

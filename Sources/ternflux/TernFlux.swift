@@ -25,6 +25,7 @@ struct TernFlux: AsyncParsableCommand {
             HistoryCommand.self,
             InspectCommand.self,
             CancelCommand.self,
+            ServeCommand.self,
         ]
     )
 

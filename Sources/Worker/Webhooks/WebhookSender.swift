@@ -106,7 +106,7 @@ public final class WebhookSender: @unchecked Sendable {
         let body: [UInt8]
         do {
             guard let progress = try repository.batchProgress(delivery.batchID) else { return failure(nil, "the batch no longer exists") }
-            body = Array(try JobDocumentEncoder.make().encode(WebhookBody(deliveryID: delivery.deliveryID, batch: progress)))
+            body = Array(try ReportJSON.encoder().encode(WebhookBody(deliveryID: delivery.deliveryID, batch: progress)))
         } catch {
             return failure(nil, "cannot read the batch summary: \(error)")
         }
