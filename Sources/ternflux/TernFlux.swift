@@ -14,6 +14,7 @@ struct TernFlux: AsyncParsableCommand {
             DevBrokerCommand.self,
             DebugCommand.self,
             QuantizeCommand.self,
+            DistillCommand.self,
             BenchCommand.self,
             GenerateCommand.self,
             EvalCommand.self,
