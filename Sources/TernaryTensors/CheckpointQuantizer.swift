@@ -33,6 +33,8 @@ public struct QuantizeReport: Sendable {
     /// Parameters in quantized weights, and in pass-through tensors.
     public var quantizedParameters: Int64 = 0
     public var passThroughParameters: Int64 = 0
+    /// Quantized weights whose per-row scales came from the source (`<name>_scale`, F32), kept bit for bit.
+    public var learnedScales: [String] = []
 }
 
 /// `ternflux quantize`: converts a diffusers FLUX transformer folder, or a whole pipeline folder, to a ternary
@@ -188,6 +190,15 @@ public struct CheckpointQuantizer {
             throw QuantizeError.source(path: src.path, detail: "\(error)")
         }
         let shardNames = Set(checkpoint.files.map { $0.url.lastPathComponent })
+        // A block linear stored with its own F32 scale `<weight>_scale` (a distilled student: the weight is
+        // scale·{−1, 0, +1} exactly) keeps that scale; the scale tensor is consumed, not passed through.
+        var learnedScale = Set<String>()
+        for file in checkpoint.files {
+            for name in file.tensorNames where Self.isBlockLinearWeight(name) {
+                let scaleName = TernaryCheckpointKeys.scaleName(forWeight: name)
+                if checkpoint.contains(scaleName) { learnedScale.insert(scaleName) }
+            }
+        }
         let indexName = checkpoint.indexURL?.lastPathComponent
         // Other files (config.json first of all) are copied unchanged; weights in other formats are left out.
         for name in try sortedContents(src) where !shardNames.contains(name) && name != indexName {
@@ -205,7 +216,7 @@ public struct CheckpointQuantizer {
             let bytesIn = fileSize(file.url)
             report.sourceBytes += bytesIn
             report.sourceTransformerBytes += bytesIn
-            let names = try file.tensorNames.filter { try checkpoint.file(containing: $0) === file }
+            let names = try file.tensorNames.filter { try checkpoint.file(containing: $0) === file && !learnedScale.contains($0) }
 
             // Plan the output header first: the writer needs every size up front.
             var infos: [TensorInfo] = []
@@ -232,8 +243,10 @@ public struct CheckpointQuantizer {
                 quantize.insert(name)
                 infos.append(TensorInfo(name: name, dtype: .u8, shape: [n, format.rowBytes(inFeatures: k)]))
                 let scaleName = TernaryCheckpointKeys.scaleName(forWeight: name)
-                if names.contains(scaleName) || checkpoint.contains(scaleName) {
-                    throw QuantizeError.source(path: file.url.path, detail: "tensor '\(scaleName)' already exists; cannot add the scale of '\(name)'")
+                if let scaleInfo = try? checkpoint.file(containing: scaleName).info(scaleName) {
+                    guard scaleInfo.dtype == .f32, scaleInfo.shape == [n] else {
+                        throw QuantizeError.source(path: file.url.path, detail: "learned scale '\(scaleName)' must be F32 [\(n)], is \(scaleInfo.dtype.rawValue) \(scaleInfo.shape)")
+                    }
                 }
                 infos.append(TensorInfo(name: scaleName, dtype: .f32, shape: [n]))
                 metadata[TernaryCheckpointKeys.shapeKey(forWeight: name)] = "\(n),\(k)"
@@ -247,16 +260,21 @@ public struct CheckpointQuantizer {
                     let (n, k) = (info.shape[0], info.shape[1])
                     let weight = try file.floats(name)
                     let q: TernaryWeight
+                    let scaleName = TernaryCheckpointKeys.scaleName(forWeight: name)
+                    let hasScale = learnedScale.contains(scaleName)
                     do {
-                        q = try TernaryQuantizer.absmean(weight, outFeatures: n, inFeatures: k, name: name)
+                        q = hasScale
+                            ? try TernaryQuantizer.withScales(weight, scale: try checkpoint.floats(scaleName), outFeatures: n, inFeatures: k, name: name)
+                            : try TernaryQuantizer.absmean(weight, outFeatures: n, inFeatures: k, name: name)
                     } catch {
                         throw QuantizeError.notALinear(file: file.url.path, tensor: name, detail: "\(error)")
                     }
                     try writer.write(name, data: try q.packed(format))
                     try writer.write(TernaryCheckpointKeys.scaleName(forWeight: name), floats: q.scale)
                     report.quantized.append(name)
+                    if hasScale { report.learnedScales.append(name) }
                     report.quantizedParameters += Int64(n * k)
-                    log("quantized \(name) [\(n), \(k)] \(info.dtype.rawValue) → \(format.rawValue)", true)
+                    log("quantized \(name) [\(n), \(k)] \(info.dtype.rawValue) → \(format.rawValue)\(hasScale ? " (learned scales kept)" : "")", true)
                 } else {
                     try writer.write(name, bytes: try file.bytes(name))
                     report.passThrough.append(name)

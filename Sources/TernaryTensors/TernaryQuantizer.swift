@@ -75,6 +75,34 @@ public enum TernaryQuantizer {
     public static func absmean(_ weight: [Float], outFeatures: Int, inFeatures: Int, name: String = "weight") throws -> TernaryWeight {
         try weight.withUnsafeBufferPointer { try absmean($0, outFeatures: outFeatures, inFeatures: inFeatures, name: name) }
     }
+
+    /// A weight that already is ternary with a given per-row scale (a distilled student's learned scales,
+    /// `ternflux distill`): every W[n, k] must be exactly 0, +scale[n] or −scale[n]; W_q is its sign and the scale
+    /// is kept bit for bit. Throws, naming the first offending row and column, otherwise.
+    public static func withScales(_ weight: [Float], scale: [Float], outFeatures: Int, inFeatures: Int, name: String = "weight") throws -> TernaryWeight {
+        guard outFeatures >= 0, inFeatures >= 0, weight.count == outFeatures * inFeatures else {
+            throw TernaryError.shapeMismatch("\(name): \(weight.count) values do not form a [\(outFeatures), \(inFeatures)] matrix")
+        }
+        guard scale.count == outFeatures else {
+            throw TernaryError.shapeMismatch("\(name): \(scale.count) scales for \(outFeatures) rows")
+        }
+        var q = [Int8](repeating: 0, count: weight.count)
+        for n in 0..<outFeatures {
+            let s = scale[n]
+            guard s.isFinite, s > 0 else {
+                throw TernaryError.nonFinite("\(name): scale of row \(n) is \(s); learned scales must be finite and positive")
+            }
+            for k in 0..<inFeatures {
+                let w = weight[n * inFeatures + k]
+                if w == 0 { continue }
+                if w == s { q[n * inFeatures + k] = 1 } else if w == -s { q[n * inFeatures + k] = -1 } else {
+                    throw TernaryError.notTernary("\(name)[\(n), \(k)] = \(w) is not 0 or ±scale (\(s)) of its row; "
+                        + "a weight stored with its scale must be scale·{−1, 0, +1} exactly")
+                }
+            }
+        }
+        return try TernaryWeight(values: q, scale: scale, outFeatures: outFeatures, inFeatures: inFeatures)
+    }
 }
 
 /// Packing to and from the i2 / t3 layouts (the C reference packers; layouts in ternary_formats.h).

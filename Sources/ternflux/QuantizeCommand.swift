@@ -13,7 +13,9 @@ struct QuantizeCommand: ParsableCommand {
         SRC is a diffusers transformer folder (config.json + safetensors, F32/BF16/F16, sharded or not) or a whole \
         pipeline folder (model_index.json; its transformer/ is converted, the other components are copied). Every \
         linear weight inside transformer_blocks.* and single_transformer_blocks.* is quantized with absmean \
-        (BitNet b1.58) and packed; everything else keeps its dtype. DST is written through a temporary folder \
+        (BitNet b1.58) and packed; everything else keeps its dtype. A weight stored with its own F32 scale \
+        `<name>.weight_scale` (what `ternflux distill` exports: the weight is exactly scale·{−1, 0, +1} per row) is \
+        packed with that scale, bit for bit, instead of absmean. DST is written through a temporary folder \
         next to it and appears only when the conversion succeeded. SRC may instead be one or more single-file \
         checkpoints (BFL flux1-dev / flux1-schnell.safetensors, a ComfyUI/Forge bundle, ae.safetensors): they are \
         converted as `ternflux convert` does into a temporary folder next to DST, which is quantized and then \
@@ -75,6 +77,9 @@ struct QuantizeCommand: ParsableCommand {
             ? Double(report.sourceTransformerBytes) / Double(report.destinationTransformerBytes) : 0
         print("quantized \(report.quantized.count) linear weights (\(report.quantizedParameters) parameters, \(format.rawValue)); "
               + "kept \(report.passThrough.count) tensors (\(report.passThroughParameters) parameters) unchanged")
+        if !report.learnedScales.isEmpty {
+            print("kept the learned per-row scales of \(report.learnedScales.count) of them bit for bit")
+        }
         print("transformer: \(formatBytes(report.sourceTransformerBytes)) → \(formatBytes(report.destinationTransformerBytes)) "
               + "(\(String(format: "%.2f", ratio))× smaller)")
         print("total: \(formatBytes(report.sourceBytes)) → \(formatBytes(report.destinationBytes)) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")

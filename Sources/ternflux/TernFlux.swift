@@ -15,6 +15,7 @@ struct TernFlux: AsyncParsableCommand {
             DebugCommand.self,
             ConvertCommand.self,
             QuantizeCommand.self,
+            DistillCommand.self,
             BenchCommand.self,
             GenerateCommand.self,
             EvalCommand.self,
