@@ -58,6 +58,9 @@ public struct IntakenBatch: Sendable {
 }
 
 public enum BatchIntake {
+    /// The one error of a batch file without a single prompt (callers may word it with the file's name).
+    public static let noPrompts = BatchLineError(lineNumber: 0, message: "no prompts found")
+
     /// `intake`, for callers that need only the jobs.
     public static func plan(_ request: BatchRequest, limits: JobLimits = .standard,
                             batchID: UUID = UUID()) -> Result<BatchPlan, BatchErrors> {
@@ -91,7 +94,7 @@ public enum BatchIntake {
         if case .failure(let e) = planned { errors += e.errors }
         if !errors.isEmpty { return .failure(BatchErrors(errors: errors.sorted { $0.lineNumber < $1.lineNumber })) }
         let plan = try! planned.get()
-        if plan.jobs.isEmpty { return .failure(BatchErrors(errors: [BatchLineError(lineNumber: 0, message: "no prompts found")])) }
+        if plan.jobs.isEmpty { return .failure(BatchErrors(errors: [noPrompts])) }
         return .success(IntakenBatch(plan: plan, name: name, webhookURL: webhookURL))
     }
 }

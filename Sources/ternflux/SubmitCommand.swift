@@ -59,7 +59,7 @@ struct SubmitCommand: ParsableCommand {
         switch BatchIntake.intake(request) {
         case .success(let p): intaken = p
         case .failure(let errors):
-            if errors.errors.count == 1, errors.errors[0].message == "no prompts found" { throw SubmitFailure("\(fileName): no prompts found") }
+            if errors.errors == [BatchIntake.noPrompts] { throw SubmitFailure("\(fileName): \(BatchIntake.noPrompts.message)") }
             throw SubmitFailure(errors.description)
         }
 
