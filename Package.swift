@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "StrictJSON", swiftSettings: numericSwiftFlags),
         .target(
             name: "TernaryTensors",
-            dependencies: ["CTernaryKernels", "COpenBLAS", "StrictJSON"],
+            dependencies: ["CTernaryKernels", "COpenBLAS", "StrictJSON", "CCUDA"],
             swiftSettings: numericSwiftFlags
         ),
         .target(

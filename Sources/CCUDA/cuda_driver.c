@@ -56,6 +56,7 @@ static void load_api(void) {
     RESOLVE(module_get_function, "cuModuleGetFunction");
     RESOLVE(mem_alloc, "cuMemAlloc_v2");
     RESOLVE(mem_free, "cuMemFree_v2");
+    RESOLVE(mem_get_info, "cuMemGetInfo_v2");
     RESOLVE(memcpy_htod, "cuMemcpyHtoD_v2");
     RESOLVE(memcpy_dtoh, "cuMemcpyDtoH_v2");
     RESOLVE(launch_kernel, "cuLaunchKernel");

@@ -32,6 +32,7 @@ typedef struct {
     tf_cu_result (*module_get_function)(tf_cu_function *, tf_cu_module, const char *);
     tf_cu_result (*mem_alloc)(tf_cu_deviceptr *, size_t);
     tf_cu_result (*mem_free)(tf_cu_deviceptr);
+    tf_cu_result (*mem_get_info)(size_t *, size_t *);
     tf_cu_result (*memcpy_htod)(tf_cu_deviceptr, const void *, size_t);
     tf_cu_result (*memcpy_dtoh)(void *, tf_cu_deviceptr, size_t);
     tf_cu_result (*launch_kernel)(tf_cu_function, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,

@@ -114,7 +114,7 @@ public final class PackedTernaryStorage: @unchecked Sendable {
     deinit { bytes.deallocate() }
 }
 
-private func withOptionalPointer<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+func withOptionalPointer<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
     guard let array else { return body(nil) }
     return array.withUnsafeBufferPointer { body($0.baseAddress) }
 }

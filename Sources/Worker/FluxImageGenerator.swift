@@ -7,14 +7,15 @@ import TernaryTensors
 /// processes of a node share one copy), answering to `default` and the model folder's name.
 public final class FluxImageGenerator: ImageGenerator, @unchecked Sendable {
     public let modelNames: [String]
-    let pipeline: FluxPipeline
+    public let pipeline: FluxPipeline
     /// T5 sequence length used for every job (FluxPipeline's max_sequence_length).
     let maxSequenceLength: Int
     public let modelSHA256: String?
 
     /// `maxSequenceLength` nil: the model's own default (`FluxPipeline.defaultMaxSequenceLength`).
-    public init(modelDirectory: URL, mode: ActivationMode, extraNames: [String] = [], maxSequenceLength: Int? = nil) throws {
-        pipeline = try FluxPipeline(modelDirectory: modelDirectory, mode: mode)
+    public init(modelDirectory: URL, mode: ActivationMode, device: ComputeDevice = .cpu, extraNames: [String] = [],
+                maxSequenceLength: Int? = nil) throws {
+        pipeline = try FluxPipeline(modelDirectory: modelDirectory, mode: mode, device: device)
         let folderName = modelDirectory.standardizedFileURL.lastPathComponent
         var names = extraNames.isEmpty ? ["default", folderName] : extraNames
         names = names.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }

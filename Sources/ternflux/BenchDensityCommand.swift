@@ -12,6 +12,7 @@ struct BenchDensityCommand: ParsableCommand {
     @Option(help: "Model folder or transformer folder (see `bench replica`).") var model: String
     @Option(help: "Replica counts to measure at, ascending, comma-separated.") var replicas = "1,2,4,8"
     @OptionGroup var activation: ActivationModeOption
+    @OptionGroup var deviceOption: DeviceOption
     @Option(help: "Image width (pixels).") var width = 128
     @Option(help: "Image height (pixels).") var height = 128
     @Option(help: "Denoising steps each replica runs.") var steps = 1
@@ -44,7 +45,8 @@ struct BenchDensityCommand: ParsableCommand {
         let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let density = ReplicaDensity(
             executable: URL(fileURLWithPath: exe),
-            arguments: ["bench", "replica", "--model", folder.path, "--mode", activation.mode.rawValue, "--width", String(width),
+            arguments: ["bench", "replica", "--model", folder.path, "--mode", activation.mode.rawValue,
+                        "--device", "\(try deviceOption.resolve(mode: activation.mode))", "--width", String(width),
                         "--height", String(height), "--steps", String(steps), "--t5-length", String(t5Length)],
             counts: counts, weightPaths: [folder.path])
         let measurements = try density.run(log: { line in if !json { FluxStderr.line(line) } })

@@ -18,6 +18,7 @@ struct BenchFluxStepCommand: ParsableCommand {
 
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @OptionGroup var kernelPathOption: KernelPathOption
+    @OptionGroup var deviceOption: DeviceOption
     @Option(help: "Activation mode of the ternary GEMMs: f32, int8 or both.") var mode: Modes = .both
     @Option(help: "Packing of the random ternary weights: i2 or t3.") var format: String = "i2"
     @Option(help: "Image width (pixels, multiple of 16).") var width = 512
@@ -43,12 +44,16 @@ struct BenchFluxStepCommand: ParsableCommand {
 
     struct ModeResult: Encodable {
         let mode: String
+        let device: String
+        /// Bytes of ternary weights resident on the GPU (0 on the CPU).
+        let deviceWeightBytes: Int
         let buildSeconds: Double
         let stepSeconds: Double
         let packedWeightBytes: Int
         let peakRSSBytesAfterStep: Int
         enum CodingKeys: String, CodingKey {
-            case mode
+            case mode, device
+            case deviceWeightBytes = "device_weight_bytes"
             case buildSeconds = "build_seconds"
             case stepSeconds = "step_seconds"
             case packedWeightBytes = "packed_weight_bytes"
@@ -80,7 +85,9 @@ struct BenchFluxStepCommand: ParsableCommand {
         -> (ModeResult, Int) {
         let buildStart = Date()
         let weights = RandomTernaryWeights(config: config, format: format, seed: seed)
-        let transformer = try FluxTransformer(config: config, weights: weights, mode: activation)
+        let transformer = try FluxTransformer(config: config, weights: weights, mode: activation,
+                                              device: try deviceOption.resolve(mode: activation))
+        transformer.reportPlacement()
         let buildSeconds = Date().timeIntervalSince(buildStart)
         let sampler = try FluxSampler(transformer: transformer, scheduler: scheduler, vaeScaleFactor: Self.vaeScaleFactor)
         let out = try sampler.sample(promptEmbeds: promptEmbeds, pooled: pooled, seed: seed, steps: 1,
@@ -93,7 +100,8 @@ struct BenchFluxStepCommand: ParsableCommand {
                          activation.rawValue, buildSeconds, out.stepSeconds[0],
                          Double(weights.packedBytes) / 1e9, Double(PeakRSS.bytes()) / 1e9))
         }
-        return (ModeResult(mode: activation.rawValue, buildSeconds: buildSeconds, stepSeconds: out.stepSeconds[0],
+        return (ModeResult(mode: activation.rawValue, device: "\(transformer.device)", deviceWeightBytes: transformer.deviceWeightBytes,
+                           buildSeconds: buildSeconds, stepSeconds: out.stepSeconds[0],
                            packedWeightBytes: weights.packedBytes, peakRSSBytesAfterStep: PeakRSS.bytes()),
                 out.packed.shape[1])
     }

@@ -16,6 +16,7 @@ struct BenchGenerateCommand: ParsableCommand {
     @Option(help: "Image width in pixels.") var width = 128
     @Option(help: "Image height in pixels.") var height = 128
     @OptionGroup var activation: ActivationModeOption
+    @OptionGroup var deviceOption: DeviceOption
     @Option(name: .customLong("repeat"), help: "Timed images after the warm-up.") var repeats = 3
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @OptionGroup var kernelPathOption: KernelPathOption
@@ -23,8 +24,10 @@ struct BenchGenerateCommand: ParsableCommand {
 
     struct Report: Encodable {
         let benchmark = "generate"
-        let model: String, mode: String, prompt: String
+        let model: String, mode: String, device: String, prompt: String
         let steps: Int, width: Int, height: Int
+        /// Bytes of ternary weights resident on the GPU (0 on the CPU).
+        let deviceWeightBytes: Int
         /// 1: no classifier-free guidance (one transformer call per step); above 1: two.
         let trueCFGScale: Float
         let loadSeconds: Double
@@ -35,7 +38,8 @@ struct BenchGenerateCommand: ParsableCommand {
         let phaseSeconds: [String: Double]
         let peakRSSBytes: Int
         enum CodingKeys: String, CodingKey {
-            case benchmark, model, mode, prompt, steps, width, height
+            case benchmark, model, mode, device, prompt, steps, width, height
+            case deviceWeightBytes = "device_weight_bytes"
             case trueCFGScale = "true_cfg_scale"
             case loadSeconds = "load_seconds"
             case secondsPerImage = "seconds_per_image"
@@ -52,7 +56,9 @@ struct BenchGenerateCommand: ParsableCommand {
         guard repeats >= 1 else { throw ValidationError("--repeat must be ≥ 1, got \(repeats)") }
         let folder = try ModelFolder.resolve(flag: model)
         let start = Date()
-        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation.mode)
+        let device = try deviceOption.resolve(mode: activation.mode)
+        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation.mode, device: device)
+        pipeline.transformer.reportPlacement()
         let loadSeconds = Date().timeIntervalSince(start)
         var request = FluxPipeline.Request(prompt: prompt, steps: steps, width: width, height: height,
                                            maxSequenceLength: pipeline.defaultMaxSequenceLength)
@@ -75,7 +81,8 @@ struct BenchGenerateCommand: ParsableCommand {
         }
         let (phases, pngSeconds) = last
         let median = Self.median(seconds)
-        let report = Report(model: folder.path, mode: activation.mode.rawValue, prompt: prompt, steps: steps, width: width, height: height,
+        let report = Report(model: folder.path, mode: activation.mode.rawValue, device: "\(device)", prompt: prompt, steps: steps,
+                            width: width, height: height, deviceWeightBytes: pipeline.transformer.deviceWeightBytes,
                             trueCFGScale: request.usesTrueCFG ? request.trueCFGScale : 1,
                             loadSeconds: loadSeconds, secondsPerImage: seconds, medianSecondsPerImage: median,
                             cpuSecondsPerImage: cpuSeconds, medianCPUSecondsPerImage: Self.median(cpuSeconds),

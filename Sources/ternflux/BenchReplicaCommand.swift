@@ -14,6 +14,7 @@ struct BenchReplicaCommand: ParsableCommand {
     @Option(help: "A model folder (diffusers layout: the whole pipeline runs) or a transformer folder (one denoising step with random text embeddings).")
     var model: String
     @OptionGroup var activation: ActivationModeOption
+    @OptionGroup var deviceOption: DeviceOption
     @Option(help: "Image width (pixels).") var width = 128
     @Option(help: "Image height (pixels).") var height = 128
     @Option(help: "Denoising steps.") var steps = 1
@@ -26,8 +27,11 @@ struct BenchReplicaCommand: ParsableCommand {
         let start = Date()
         var figures: [String: Double] = ["pid": Double(getpid())]
         let keepAlive: AnyObject
+        let device = try deviceOption.resolve(mode: activation.mode)
+        let placed: FluxTransformer
         if FileManager.default.fileExists(atPath: url.appendingPathComponent("model_index.json").path) {
-            let pipeline = try FluxPipeline(modelDirectory: url, mode: activation.mode)
+            let pipeline = try FluxPipeline(modelDirectory: url, mode: activation.mode, device: device)
+            placed = pipeline.transformer
             figures["load_seconds"] = Date().timeIntervalSince(start)
             var request = FluxPipeline.Request(prompt: prompt, steps: steps, width: width, height: height,
                                                maxSequenceLength: pipeline.defaultMaxSequenceLength)
@@ -40,7 +44,8 @@ struct BenchReplicaCommand: ParsableCommand {
             figures["denoise_seconds"] = result.timings.denoise
             keepAlive = pipeline
         } else {
-            let transformer = try FluxTransformer(directory: url, mode: activation.mode)
+            let transformer = try FluxTransformer(directory: url, mode: activation.mode, device: device)
+            placed = transformer
             figures["load_seconds"] = Date().timeIntervalSince(start)
             var schedulerConfig = FlowMatchEulerDiscreteSchedulerConfig()
             schedulerConfig.useDynamicShifting = true
@@ -57,6 +62,12 @@ struct BenchReplicaCommand: ParsableCommand {
             figures["run_seconds"] = out.stepSeconds.reduce(0, +)
             figures["denoise_seconds"] = out.stepSeconds.reduce(0, +)
             keepAlive = transformer
+        }
+        // On a GPU: the bytes of weights this replica put there, and the device's used memory once it ran.
+        if case .cuda(let ordinal) = device {
+            figures["device_weight_bytes"] = Double(placed.deviceWeightBytes)
+            let memory = try CUDADevice.memory(ordinal)
+            figures["device_used_bytes"] = Double(memory.total - memory.free)
         }
         figures["peak_rss_bytes"] = Double(PeakRSS.bytes())
         let data = try JSONSerialization.data(withJSONObject: figures, options: [.sortedKeys])

@@ -19,9 +19,12 @@ struct DebugFluxForwardCommand: ParsableCommand {
     @Option(help: "Input tensors (safetensors).") var inputs: String
     @Option(help: "Where to write `sample` (safetensors).") var output: String
     @OptionGroup var activation: ActivationModeOption
+    @OptionGroup var deviceOption: DeviceOption
 
     func run() throws {
-        let model = try FluxTransformer(directory: URL(fileURLWithPath: transformer), mode: activation.mode)
+        let model = try FluxTransformer(directory: URL(fileURLWithPath: transformer), mode: activation.mode,
+                                        device: try deviceOption.resolve(mode: activation.mode))
+        model.reportPlacement()
         let file = try SafeTensorsFile(url: URL(fileURLWithPath: inputs))
         func input(_ name: String) throws -> Tensor {
             guard file.contains(name) else { throw FluxCommandError("\(inputs) has no tensor '\(name)'") }

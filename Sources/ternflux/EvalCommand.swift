@@ -34,6 +34,7 @@ struct EvalCommand: ParsableCommand {
     var gridPerTask = 4
     @Option(help: "Denoising steps (default: the model's).") var steps: Int?
     @OptionGroup var activation: ActivationModeOption
+    @OptionGroup var deviceOption: DeviceOption
     @OptionGroup var trueCFG: TrueCFGOptions
 
     func validate() throws {
@@ -59,7 +60,9 @@ struct EvalCommand: ParsableCommand {
             }
         }
         let folder = try ModelFolder.resolve(flag: model)
-        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation.mode)
+        let device = try deviceOption.resolve(mode: activation.mode)
+        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation.mode, device: device)
+        pipeline.transformer.reportPlacement()
         var template = pipeline.defaultRequest(prompt: "")
         if let steps { template.steps = steps }
         trueCFG.apply(to: &template, defaults: pipeline.generationDefaults)

@@ -27,6 +27,7 @@ struct GenerateCommand: ParsableCommand {
     var maxSequenceLength: Int?
     @Option(help: "Output PNG file.") var out = "out.png"
     @OptionGroup var activation: ActivationModeOption
+    @OptionGroup var deviceOption: DeviceOption
     @Flag(help: "Print the time of every phase on stderr.") var timings = false
     @OptionGroup var trueCFG: TrueCFGOptions
 
@@ -58,7 +59,9 @@ struct GenerateCommand: ParsableCommand {
                                            guidance: Float(job.guidance!))
         trueCFG.apply(to: &request, defaults: defaults)
         var clock = Date()
-        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation.mode)
+        let device = try deviceOption.resolve(mode: activation.mode)
+        let pipeline = try FluxPipeline(modelDirectory: folder, mode: activation.mode, device: device)
+        pipeline.transformer.reportPlacement()
         request.maxSequenceLength = maxSequenceLength ?? pipeline.defaultMaxSequenceLength
         let loadSeconds = Date().timeIntervalSince(clock)
         clock = Date()

@@ -52,6 +52,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var webhookAllowPrivateAddresses = false
 
     @OptionGroup var activation: ActivationModeOption
+    @OptionGroup var deviceOption: DeviceOption
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var kafka: KafkaOptions
 
@@ -102,9 +103,17 @@ struct WorkerCommand: AsyncParsableCommand {
             generator = try FixedImageGenerator(modelNames: modelNames.isEmpty ? ["default"] : modelNames, delaySeconds: fixedImageDelay)
         } else {
             let folder = try ModelFolder.resolve(flag: model)
-            logger.info("loading model", metadata: ["folder": "\(folder.path)", "mode": "\(activation.mode.rawValue)"])
+            let device = try deviceOption.resolve(mode: activation.mode)
+            logger.info("loading model", metadata: ["folder": "\(folder.path)", "mode": "\(activation.mode.rawValue)", "device": "\(device)"])
             metrics.setModelFolder(folder)
-            generator = try FluxImageGenerator(modelDirectory: folder, mode: activation.mode, extraNames: modelNames)
+            let flux = try FluxImageGenerator(modelDirectory: folder, mode: activation.mode, device: device, extraNames: modelNames)
+            if case .cuda = device {
+                logger.notice("ternary linears on the GPU", metadata: [
+                    "device": "\(device)", "layers": "\(flux.pipeline.transformer.deviceLayerCount)",
+                    "weight_bytes": "\(flux.pipeline.transformer.deviceWeightBytes)"])
+            }
+            metrics.setDeviceWeightBytes(flux.pipeline.transformer.deviceWeightBytes, device: "\(device)")
+            generator = flux
         }
         metrics.health.setModelLoaded()
         let worker = WorkerService(configuration: config, generator: generator, logger: logger, metrics: metrics,

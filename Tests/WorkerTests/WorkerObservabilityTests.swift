@@ -110,6 +110,7 @@ final class WorkerObservabilityTests: XCTestCase {
         let metrics = WorkerMetrics()
         metrics.setModelFolder(folder)
         let generator = try FluxImageGenerator(modelDirectory: folder, mode: .f32, maxSequenceLength: 32)
+        metrics.setDeviceWeightBytes(generator.pipeline.transformer.deviceWeightBytes, device: "\(generator.pipeline.transformer.device)")
         metrics.health.setModelLoaded()
         let h = try PipelineHarness(partitions: 1)
         _ = try h.submit(["a red circle"], steps: 3)
@@ -126,6 +127,7 @@ final class WorkerObservabilityTests: XCTestCase {
         // The packed transformer file stays mapped (whole pages of it).
         XCTAssertGreaterThanOrEqual(try XCTUnwrap(samples.value("ternflux_model_mapped_bytes")), Double(transformerBytes))
         XCTAssertEqual(samples.value("ternflux_worker_info", ["worker_id": "w-flux-metrics", "model": "default"]), 1)
+        XCTAssertEqual(samples.value("ternflux_device_weight_bytes", ["device": "cpu"]), 0) // the CPU holds no GPU weights
         let promtool = try promtoolCheckMetrics(exposition)
         XCTAssertEqual(promtool.status, 0, promtool.output)
         withExtendedLifetime(generator) {}

@@ -2,7 +2,7 @@
 #define TERNFLUX_CUDA_H
 /* The CUDA backend through the driver API only: libcuda.so.1 is opened at run time (dlopen), so the same binary
  * runs where no NVIDIA driver exists (every call then answers TF_CUDA_ENODRIVER). The kernels are the embedded
- * fatbin (ternflux_cuda_fatbin.h, built by ops/gpu/build-fatbin.sh from kernels/cuda/*.cu), loaded into the
+ * fatbin (ternflux_cuda_fatbin.h, built by ops/gpu/build-fatbin.sh from the .cu files in kernels/cuda), loaded into the
  * device's primary context with cuModuleLoadData. */
 #include <stddef.h>
 #include <stdint.h>
@@ -39,9 +39,29 @@ int tf_cuda_device_count(char *message, size_t message_size);
 /* The embedded fatbin and its size (what cuModuleLoadData is given). */
 const unsigned char *tf_cuda_fatbin(size_t *size);
 
-/* Y[M,N] = int8(X) · W^T as tf_ternary_gemm(TF_ACT_INT8, TF_FORMAT_I2, ...) computes it, on device `ordinal`
- * (host buffers in and out; for the checks and the first backend; the pipeline keeps tensors on the device).
- * Returns TF_CUDA_OK or a negative code with `message`. */
+/* The launch shape of tf_w2a8_gemm_tiled (kernels/cuda/w2a8_tiled.cu): one CTA of TF_CUDA_TILED_THREADS
+ * threads per TF_CUDA_TILED_BM × TF_CUDA_TILED_BN tile of Y, static shared memory only. */
+#define TF_CUDA_TILED_BM 128
+#define TF_CUDA_TILED_BN 128
+#define TF_CUDA_TILED_THREADS 256
+
+/* A ternary linear layer resident on a device (cuda_linear.c): y = int8(x) · Wᵀ · diag(scale) + bias with the
+ * arithmetic of tf_ternary_gemm(TF_ACT_INT8, TF_FORMAT_I2, ...), so both give the same bits. `Wpacked` is N rows of
+ * TF_FORMAT_I2 (K rounded up to 128, four weights per byte); it, `scale` and `bias` (NULL for none) are copied to
+ * the device at create and may be freed after. The GEMM kernel is the tiled one unless TERNFLUX_CUDA_GEMM=simple. */
+typedef struct tf_cuda_linear tf_cuda_linear;
+int tf_cuda_linear_create(int ordinal, const uint8_t *Wpacked, int64_t N, int64_t K, const float *scale, const float *bias,
+                          tf_cuda_linear **out, char *message, size_t message_size);
+/* Y[M, N] from host X[M, K] (copied in and out; the call returns when Y is written). Thread-safe. */
+int tf_cuda_linear_apply(tf_cuda_linear *linear, const float *X, int64_t M, float *Y, char *message, size_t message_size);
+void tf_cuda_linear_destroy(tf_cuda_linear *linear);
+/* Device memory the layer holds (weights, scales, bias). */
+size_t tf_cuda_linear_device_bytes(const tf_cuda_linear *linear);
+
+/* Free and total memory of device `ordinal` (cuMemGetInfo in its primary context). */
+int tf_cuda_memory_info(int ordinal, size_t *free_bytes, size_t *total_bytes, char *message, size_t message_size);
+
+/* One GEMM from host buffers: a layer created, applied once and destroyed (for the checks). */
 int tf_cuda_w2a8_gemm(int ordinal, const float *X, int64_t M, int64_t K, const uint8_t *Wpacked, const float *scale,
                       const float *bias, int64_t N, float *Y, char *message, size_t message_size);
 

@@ -81,10 +81,11 @@ public final class FluxPipeline: @unchecked Sendable {
     public let generationDefaults: GenerationDefaults
 
     /// Loads and validates every component of a diffusers-layout folder. Block linears run in `mode`.
-    public init(modelDirectory: URL, mode: ActivationMode = .f32) throws {
+    /// On `.cuda(N)` the transformer's ternary linears run on that GPU, the rest on the CPU.
+    public init(modelDirectory: URL, mode: ActivationMode = .f32, device: ComputeDevice = .cpu) throws {
         folder = try ModelFolder(url: modelDirectory)
         self.mode = mode
-        let transformer = try FluxTransformer(directory: folder.transformerDirectory, mode: mode)
+        let transformer = try FluxTransformer(directory: folder.transformerDirectory, mode: mode, device: device)
         vae = try VAEDecoder(directory: folder.vaeDirectory)
         guard vae.config.latentChannels * 4 == transformer.config.inChannels else {
             throw FluxPipelineError.incompatible("the VAE has \(vae.config.latentChannels) latent channels but the "

@@ -22,6 +22,7 @@ public final class WorkerMetrics: @unchecked Sendable {
         public static let rebalances = "ternflux_consumer_rebalances_total"
         public static let residentMemory = "ternflux_worker_resident_memory_bytes"
         public static let mappedModel = "ternflux_model_mapped_bytes"
+        public static let deviceWeights = "ternflux_device_weight_bytes"
         public static let lastHeartbeat = "ternflux_worker_last_heartbeat_timestamp_seconds"
         public static let busy = "ternflux_worker_busy"
         public static let ready = "ternflux_worker_ready"
@@ -59,6 +60,7 @@ public final class WorkerMetrics: @unchecked Sendable {
         Name.rebalances: .init(help: "Rebalance callbacks seen (assignments and revocations)."),
         Name.residentMemory: .init(help: "Resident set size of the worker process."),
         Name.mappedModel: .init(help: "Bytes of model files memory-mapped by this process."),
+        Name.deviceWeights: .init(help: "Bytes of ternary weights this process holds on its GPU, by device (0 on the CPU)."),
         Name.lastHeartbeat: .init(help: "Unix time of the last successful heartbeat write to Postgres."),
         Name.busy: .init(help: "1 while a job runs, else 0."),
         Name.ready: .init(help: "1 when /readyz answers 200, else 0."),
@@ -86,6 +88,7 @@ public final class WorkerMetrics: @unchecked Sendable {
     private var lagGauges: [TopicPartition: Gauge] = [:]
     private var info: (labels: [String], gauge: Gauge)?
     private var modelFolder: URL?
+    private var deviceWeights: Gauge?
 
     public init(health: WorkerHealth = WorkerHealth()) {
         self.health = health
@@ -126,6 +129,16 @@ public final class WorkerMetrics: @unchecked Sendable {
                           factory: factory)
         gauge.record(1)
         info = (labels, gauge)
+    }
+
+    /// `ternflux_device_weight_bytes{device}` once the model is loaded (`device` is cpu or cuda:N).
+    public func setDeviceWeightBytes(_ bytes: Int, device: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        deviceWeights?.destroy()
+        let gauge = Gauge(label: Name.deviceWeights, dimensions: [("device", device)], factory: factory)
+        gauge.record(Double(bytes))
+        deviceWeights = gauge
     }
 
     /// The model folder whose memory-mapped files `ternflux_model_mapped_bytes` counts (nil: none).

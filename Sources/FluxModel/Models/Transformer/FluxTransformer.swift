@@ -2,10 +2,15 @@ import Foundation
 import TernaryTensors
 
 /// diffusers' `FluxTransformer2DModel` forward pass. Block linears come from `WeightSource.linear`, so a
-/// ternary checkpoint runs on the packed kernels (in `mode`) and an fp one on OpenBLAS.
+/// ternary checkpoint runs on the packed kernels (in `mode`) and an fp one on OpenBLAS; on `.cuda(N)` the
+/// ternary linears run on that GPU (`CUDATernaryLinear`) and everything else on the CPU.
 public final class FluxTransformer: @unchecked Sendable {
     public let config: FluxTransformerConfig
     public let mode: ActivationMode
+    public let device: ComputeDevice
+    /// How many linears, and how many bytes of weights, live on `device` (0 on the CPU).
+    public let deviceLayerCount: Int
+    public let deviceWeightBytes: Int
 
     let xEmbedder: any LinearLayer
     let contextEmbedder: any LinearLayer
@@ -19,19 +24,21 @@ public final class FluxTransformer: @unchecked Sendable {
 
     /// Loads a `transformer/` folder: config.json and its safetensors weights (memory-mapped; a sharded
     /// index or several files are fine), fp or ternary as `ternflux quantize` writes them.
-    public convenience init(directory: URL, mode: ActivationMode = .f32) throws {
+    public convenience init(directory: URL, mode: ActivationMode = .f32, device: ComputeDevice = .cpu) throws {
         let config = try FluxTransformerConfig.load(from: directory.appendingPathComponent("config.json"))
-        try self.init(config: config, weights: try SafeTensorsCheckpoint(directory: directory), mode: mode)
+        try self.init(config: config, weights: try SafeTensorsCheckpoint(directory: directory), mode: mode, device: device)
     }
 
     /// Builds every layer from its entry in `FluxParameterLayout`, each checked against the shape the config
     /// implies; a checkpoint holding tensors of a bigger config (more blocks, a guidance embedder) is rejected first.
-    public init(config: FluxTransformerConfig, weights: any WeightSource, mode: ActivationMode = .f32) throws {
+    public init(config: FluxTransformerConfig, weights: any WeightSource, mode: ActivationMode = .f32,
+                device: ComputeDevice = .cpu) throws {
         try config.validate()
         self.config = config
         self.mode = mode
+        self.device = device
         let layout = FluxParameterLayout(config: config)
-        let loader = FluxWeightLoader(weights: weights, mode: mode)
+        let loader = FluxWeightLoader(weights: weights, mode: mode, device: device)
         for tensor in layout.unexpected where weights.contains(tensor.name) {
             throw FluxTransformerError.unexpectedTensor(tensor.name, tensor.reason)
         }
@@ -47,6 +54,13 @@ public final class FluxTransformer: @unchecked Sendable {
         singleBlocks = try layout.singleBlocks.map { try FluxSingleBlock($0, loader) }
         normOut = try loader.linear(layout.normOut)
         projOut = try loader.linear(layout.projOut)
+        deviceLayerCount = loader.placed.count
+        deviceWeightBytes = loader.placed.bytes
+    }
+
+    /// Throws the GPU layer failures of the last run on `device`, if any (`CUDATernaryLinear.apply` cannot throw).
+    public func checkDevice() throws {
+        if case .cuda(let ordinal) = device, let failure = CUDAFailures.take(ordinal: ordinal) { throw failure }
     }
 
     /// The activation buffers of the last forward pass, kept for the next one (the steps of one image all have
@@ -146,6 +160,7 @@ public final class FluxTransformer: @unchecked Sendable {
         for block in singleBlocks {
             block(w, siluTemb: siluTemb, rope: rope, heads: c.numAttentionHeads, headDim: c.attentionHeadDim)
         }
+        try checkDevice()
 
         // AdaLayerNormContinuous: (scale, shift) — the reverse of the blocks' order.
         let mod = normOut(siluTemb).storage
@@ -168,6 +183,14 @@ public final class FluxTransformer: @unchecked Sendable {
 struct FluxWeightLoader {
     let weights: any WeightSource
     let mode: ActivationMode
+    let device: ComputeDevice
+    /// The linears moved to `device` so far.
+    let placed = Placed()
+
+    final class Placed {
+        var count = 0
+        var bytes = 0
+    }
 
     func linear(_ entry: FluxParameterLayout.Linear) throws -> any LinearLayer {
         let (weightName, biasName) = (entry.weightName, entry.biasName)
@@ -182,6 +205,13 @@ struct FluxWeightLoader {
         let biasShape = try weights.shape(biasName)
         guard biasShape == [outFeatures] else {
             throw FluxTransformerError.shapeMismatch(tensor: biasName, expected: [outFeatures], found: biasShape)
+        }
+        // Only ternary linears move: they are the block linears of a quantized model, the rest stays fp32 on the CPU.
+        if case .cuda(let ordinal) = device, let ternary = layer as? TernaryLinear {
+            let moved = try CUDATernaryLinear(ternary, ordinal: ordinal)
+            placed.count += 1
+            placed.bytes += moved.deviceBytes
+            return moved
         }
         return layer
     }

@@ -1,0 +1,164 @@
+/* A ternary linear layer resident on a CUDA device: the packed I2 weights, scales and bias uploaded once; each
+ * call copies the activations in, quantizes them per token on the device, runs the W2A8 GEMM and copies the
+ * result out. One scratch area per device (grown on demand) serves every layer; calls on one device are
+ * serialized by its lock, which is what one default stream would do anyway. */
+#include "cuda_module.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tf_cuda_linear {
+    int ordinal;
+    int64_t N, K, KP;
+    tf_cu_deviceptr w, scale, bias; /* bias 0 when the layer has none */
+    size_t device_bytes;
+};
+
+#define MAX_DEVICES 64
+
+typedef struct {
+    pthread_mutex_t lock;
+    tf_cu_deviceptr x, xq, inv, y;
+    size_t x_bytes, xq_bytes, inv_bytes, y_bytes;
+} device_scratch;
+
+static device_scratch scratch[MAX_DEVICES];
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static void init_scratch(void) {
+    for (int i = 0; i < MAX_DEVICES; i++) pthread_mutex_init(&scratch[i].lock, NULL);
+}
+
+/* Which GEMM kernel runs: the tiled one unless TERNFLUX_CUDA_GEMM=simple asks for the correctness-first one
+ * (the device check runs both), or the fatbin has no tiled kernel. */
+static const char *gemm_kernel_name(void) {
+    const char *choice = getenv("TERNFLUX_CUDA_GEMM");
+    return choice && strcmp(choice, "simple") == 0 ? "tf_w2a8_gemm" : "tf_w2a8_gemm_tiled";
+}
+
+static int grow(const tf_cuda_api *d, tf_cu_deviceptr *ptr, size_t *have, size_t need) {
+    if (*have >= need) return 0;
+    if (*ptr) d->mem_free(*ptr);
+    *ptr = 0;
+    *have = 0;
+    int r = d->mem_alloc(ptr, need);
+    if (r == 0) *have = need;
+    return r;
+}
+
+int tf_cuda_linear_create(int ordinal, const uint8_t *Wpacked, int64_t N, int64_t K, const float *scale, const float *bias,
+                          tf_cuda_linear **out, char *message, size_t size) {
+    int status;
+    const tf_cuda_api *d = tf_cuda_driver(message, size, &status);
+    if (!d) return status;
+    if (!out || !Wpacked || !scale || N <= 0 || K <= 0 || N > (1 << 30) / 8 || K > (1 << 30)) {
+        tf_cuda_set_message(message, size, "bad arguments to tf_cuda_linear_create (N=%lld K=%lld)", (long long)N, (long long)K);
+        return TF_CUDA_EARG;
+    }
+    tf_cu_context context;
+    if ((status = tf_cuda_context(d, ordinal, &context, message, size)) != TF_CUDA_OK) return status;
+    tf_cuda_linear *l = calloc(1, sizeof *l);
+    if (!l) {
+        tf_cuda_set_message(message, size, "out of host memory");
+        return TF_CUDA_EARG;
+    }
+    l->ordinal = ordinal;
+    l->N = N;
+    l->K = K;
+    l->KP = (K + 127) / 128 * 128;
+    const size_t bytes_w = (size_t)(N * (l->KP / 4)), bytes_n = sizeof(float) * (size_t)N;
+    int r = 0;
+    const char *call = NULL;
+    if ((r = d->mem_alloc(&l->w, bytes_w)) || (r = d->mem_alloc(&l->scale, bytes_n)) || (bias && (r = d->mem_alloc(&l->bias, bytes_n))))
+        call = "cuMemAlloc";
+    else if ((r = d->memcpy_htod(l->w, Wpacked, bytes_w)) || (r = d->memcpy_htod(l->scale, scale, bytes_n)) ||
+             (bias && (r = d->memcpy_htod(l->bias, bias, bytes_n))))
+        call = "cuMemcpyHtoD";
+    if (call) {
+        tf_cuda_set_message(message, size, "%s failed on CUDA device %d uploading a [%lld, %lld] ternary weight (%zu bytes): %s", call,
+                            ordinal, (long long)N, (long long)K, bytes_w, tf_cuda_error_name(r));
+        tf_cuda_linear_destroy(l);
+        return TF_CUDA_ECALL;
+    }
+    l->device_bytes = bytes_w + bytes_n * (bias ? 2 : 1);
+    *out = l;
+    return TF_CUDA_OK;
+}
+
+void tf_cuda_linear_destroy(tf_cuda_linear *l) {
+    if (!l) return;
+    int status;
+    const tf_cuda_api *d = tf_cuda_driver(NULL, 0, &status);
+    if (d) {
+        tf_cu_context context;
+        if (tf_cuda_context(d, l->ordinal, &context, NULL, 0) == TF_CUDA_OK) {
+            if (l->w) d->mem_free(l->w);
+            if (l->scale) d->mem_free(l->scale);
+            if (l->bias) d->mem_free(l->bias);
+        }
+    }
+    free(l);
+}
+
+size_t tf_cuda_linear_device_bytes(const tf_cuda_linear *l) { return l ? l->device_bytes : 0; }
+
+int tf_cuda_linear_apply(tf_cuda_linear *l, const float *X, int64_t M, float *Y, char *message, size_t size) {
+    int status;
+    const tf_cuda_api *d = tf_cuda_driver(message, size, &status);
+    if (!d) return status;
+    if (!l || !X || !Y || M <= 0 || M > (1 << 30) / 16 || M * l->KP > ((int64_t)1 << 40)) {
+        tf_cuda_set_message(message, size, "bad arguments to tf_cuda_linear_apply (M=%lld)", (long long)M);
+        return TF_CUDA_EARG;
+    }
+    tf_cu_function quantize, gemm;
+    const char *gemm_name = gemm_kernel_name();
+    if ((status = tf_cuda_kernel(d, l->ordinal, "tf_w2a8_quantize_rows", &quantize, message, size)) != TF_CUDA_OK) return status;
+    if (tf_cuda_kernel(d, l->ordinal, gemm_name, &gemm, message, size) != TF_CUDA_OK) {
+        gemm_name = "tf_w2a8_gemm";
+        if ((status = tf_cuda_kernel(d, l->ordinal, gemm_name, &gemm, message, size)) != TF_CUDA_OK) return status;
+    }
+    pthread_once(&scratch_once, init_scratch);
+    device_scratch *s = &scratch[l->ordinal];
+    pthread_mutex_lock(&s->lock);
+    int64_t N = l->N, K = l->K, KP = l->KP;
+    const size_t bytes_x = sizeof(float) * (size_t)(M * K), bytes_xq = (size_t)(M * KP), bytes_inv = sizeof(float) * (size_t)M,
+                 bytes_y = sizeof(float) * (size_t)(M * N);
+    int r = 0;
+    const char *call = NULL;
+    if ((r = grow(d, &s->x, &s->x_bytes, bytes_x)) || (r = grow(d, &s->xq, &s->xq_bytes, bytes_xq)) ||
+        (r = grow(d, &s->inv, &s->inv_bytes, bytes_inv)) || (r = grow(d, &s->y, &s->y_bytes, bytes_y)))
+        call = "cuMemAlloc (activation scratch)";
+    else if ((r = d->memcpy_htod(s->x, X, bytes_x)))
+        call = "cuMemcpyHtoD";
+    else {
+        tf_cu_deviceptr x = s->x, xq = s->xq, inv = s->inv, y = s->y, w = l->w, scale = l->scale, bias = l->bias;
+        void *qargs[] = {&x, &K, &KP, &xq, &inv};
+        void *gargs[] = {&xq, &inv, &M, &KP, &w, &scale, &bias, &N, &y};
+        int tiled = strcmp(gemm_name, "tf_w2a8_gemm_tiled") == 0;
+        unsigned grid_x = tiled ? (unsigned)((N + TF_CUDA_TILED_BN - 1) / TF_CUDA_TILED_BN) : (unsigned)((N + 7) / 8);
+        unsigned grid_y = tiled ? (unsigned)((M + TF_CUDA_TILED_BM - 1) / TF_CUDA_TILED_BM) : (unsigned)((M + 15) / 16);
+        unsigned threads = tiled ? TF_CUDA_TILED_THREADS : 32;
+        if ((r = d->launch_kernel(quantize, (unsigned)M, 1, 1, 256, 1, 1, 0, NULL, qargs, NULL)))
+            call = "cuLaunchKernel(tf_w2a8_quantize_rows)";
+        else if ((r = d->launch_kernel(gemm, grid_x, grid_y, 1, threads, 1, 1, 0, NULL, gargs, NULL)))
+            call = tiled ? "cuLaunchKernel(tf_w2a8_gemm_tiled)" : "cuLaunchKernel(tf_w2a8_gemm)";
+        else if ((r = d->memcpy_dtoh(Y, y, bytes_y))) /* synchronous: waits for the kernels, reports their faults */
+            call = "cuMemcpyDtoH (after the W2A8 kernels)";
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (call) {
+        tf_cuda_set_message(message, size, "%s failed on CUDA device %d (M=%lld K=%lld N=%lld): %s", call, l->ordinal, (long long)M,
+                            (long long)K, (long long)N, tf_cuda_error_name(r));
+        return TF_CUDA_ECALL;
+    }
+    return TF_CUDA_OK;
+}
+
+int tf_cuda_w2a8_gemm(int ordinal, const float *X, int64_t M, int64_t K, const uint8_t *Wpacked, const float *scale,
+                      const float *bias, int64_t N, float *Y, char *message, size_t size) {
+    tf_cuda_linear *l = NULL;
+    int status = tf_cuda_linear_create(ordinal, Wpacked, N, K, scale, bias, &l, message, size);
+    if (status != TF_CUDA_OK) return status;
+    status = tf_cuda_linear_apply(l, X, M, Y, message, size);
+    tf_cuda_linear_destroy(l);
+    return status;
+}
