@@ -5,8 +5,9 @@ set -euo pipefail
 # python3-pil: Pillow, the independent reader the PNG-metadata tests check our text chunks with.
 # chromium, chromium-driver: the real browser the gallery test drives (ops/web/browser_check.py, Selenium);
 # python3-venv: the venv ops/web/setup.sh installs Selenium and schemathesis into.
+# g++: the host emulation of the tiled CUDA GEMM (ops/gpu/tiled_emulation).
 packages=(librdkafka-dev libpq-dev libopenblas-dev zlib1g-dev postgresql kcat prometheus python3-pil
-          chromium chromium-driver python3-venv)
+          chromium chromium-driver python3-venv g++)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

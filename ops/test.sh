@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash ops/install-system-deps.sh
 # The embedded CUDA fatbin must be what kernels/cuda gives, with no register spills (no GPU needed).
 bash ops/gpu/build-fatbin.sh --check
+# The tiled GEMM's index arithmetic on the host, bit-exact against the reference (no GPU needed; g++).
+bash ops/gpu/tiled_emulation/run.sh
 # Selenium and schemathesis (pinned in ops/web/requirements.txt) for the APIServerTests browser and API checks.
 bash ops/web/setup.sh
 swift build --build-tests

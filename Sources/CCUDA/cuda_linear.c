@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct tf_cuda_linear {
     int ordinal;
@@ -105,8 +106,9 @@ int tf_cuda_linear_apply(tf_cuda_linear *l, const float *X, int64_t M, float *Y,
     int status;
     const tf_cuda_api *d = tf_cuda_driver(message, size, &status);
     if (!d) return status;
-    if (!l || !X || !Y || M <= 0 || M > (1 << 30) / 16 || M * l->KP > ((int64_t)1 << 40)) {
-        tf_cuda_set_message(message, size, "bad arguments to tf_cuda_linear_apply (M=%lld)", (long long)M);
+    if (!l || !X || !Y || M <= 0 || M > TF_CUDA_MAX_ROWS || M * l->KP > ((int64_t)1 << 40)) {
+        tf_cuda_set_message(message, size, "bad arguments to tf_cuda_linear_apply (M=%lld; 1 to %lld rows)", (long long)M,
+                            (long long)TF_CUDA_MAX_ROWS);
         return TF_CUDA_EARG;
     }
     tf_cu_function quantize, gemm;
@@ -150,6 +152,67 @@ int tf_cuda_linear_apply(tf_cuda_linear *l, const float *X, int64_t M, float *Y,
                             (long long)K, (long long)N, tf_cuda_error_name(r));
         return TF_CUDA_ECALL;
     }
+    return TF_CUDA_OK;
+}
+
+int tf_cuda_linear_benchmark(tf_cuda_linear *l, const float *X, int64_t M, int iterations, double *quantize_seconds,
+                             double *gemm_seconds, char *message, size_t size) {
+    int status;
+    const tf_cuda_api *d = tf_cuda_driver(message, size, &status);
+    if (!d) return status;
+    if (!l || !X || M <= 0 || M > TF_CUDA_MAX_ROWS || iterations < 1) {
+        tf_cuda_set_message(message, size, "bad arguments to tf_cuda_linear_benchmark (M=%lld, %d iterations)", (long long)M, iterations);
+        return TF_CUDA_EARG;
+    }
+    /* One ordinary call sizes the scratch, loads the kernels and leaves X in the device's scratch. */
+    float *y = malloc(sizeof(float) * (size_t)(M * l->N));
+    if (!y) {
+        tf_cuda_set_message(message, size, "out of host memory");
+        return TF_CUDA_EARG;
+    }
+    status = tf_cuda_linear_apply(l, X, M, y, message, size);
+    free(y);
+    if (status != TF_CUDA_OK) return status;
+    tf_cu_function quantize, gemm;
+    const char *gemm_name = gemm_kernel_name();
+    if ((status = tf_cuda_kernel(d, l->ordinal, "tf_w2a8_quantize_rows", &quantize, message, size)) != TF_CUDA_OK) return status;
+    if (tf_cuda_kernel(d, l->ordinal, gemm_name, &gemm, message, size) != TF_CUDA_OK) {
+        gemm_name = "tf_w2a8_gemm";
+        if ((status = tf_cuda_kernel(d, l->ordinal, gemm_name, &gemm, message, size)) != TF_CUDA_OK) return status;
+    }
+    device_scratch *s = &scratch[l->ordinal];
+    pthread_mutex_lock(&s->lock);
+    int64_t N = l->N, K = l->K, KP = l->KP;
+    tf_cu_deviceptr x = s->x, xq = s->xq, inv = s->inv, yd = s->y, w = l->w, scale = l->scale, bias = l->bias;
+    void *qargs[] = {&x, &K, &KP, &xq, &inv};
+    void *gargs[] = {&xq, &inv, &M, &KP, &w, &scale, &bias, &N, &yd};
+    int tiled = strcmp(gemm_name, "tf_w2a8_gemm_tiled") == 0;
+    unsigned grid_x = tiled ? (unsigned)((N + TF_CUDA_TILED_BN - 1) / TF_CUDA_TILED_BN) : (unsigned)((N + 7) / 8);
+    unsigned grid_y = tiled ? (unsigned)((M + TF_CUDA_TILED_BM - 1) / TF_CUDA_TILED_BM) : (unsigned)((M + 15) / 16);
+    unsigned threads = tiled ? TF_CUDA_TILED_THREADS : 32;
+    int r = 0;
+    const char *call = NULL;
+    struct timespec t0, t1, t2;
+    if ((r = d->ctx_synchronize())) call = "cuCtxSynchronize";
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; !call && i < iterations; i++)
+        if ((r = d->launch_kernel(quantize, (unsigned)M, 1, 1, 256, 1, 1, 0, NULL, qargs, NULL))) call = "cuLaunchKernel(tf_w2a8_quantize_rows)";
+    if (!call && (r = d->ctx_synchronize())) call = "cuCtxSynchronize (quantize)";
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    for (int i = 0; !call && i < iterations; i++)
+        if ((r = d->launch_kernel(gemm, grid_x, grid_y, 1, threads, 1, 1, 0, NULL, gargs, NULL))) call = "cuLaunchKernel(W2A8 GEMM)";
+    if (!call && (r = d->ctx_synchronize())) call = "cuCtxSynchronize (GEMM)";
+    clock_gettime(CLOCK_MONOTONIC, &t2);
+    pthread_mutex_unlock(&s->lock);
+    if (call) {
+        tf_cuda_set_message(message, size, "%s failed on CUDA device %d: %s", call, l->ordinal, tf_cuda_error_name(r));
+        return TF_CUDA_ECALL;
+    }
+    double a = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    double b = (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) * 1e-9;
+    if (quantize_seconds) *quantize_seconds = a / iterations;
+    if (gemm_seconds) *gemm_seconds = b / iterations;
+    tf_cuda_set_message(message, size, "%s", gemm_name);
     return TF_CUDA_OK;
 }
 

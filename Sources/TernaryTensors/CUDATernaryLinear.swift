@@ -52,7 +52,12 @@ public final class CUDATernaryLinear: LinearLayer, @unchecked Sendable {
         }
         withExtendedLifetime(repacked) {}
         guard status == TF_CUDA_OK, let out else {
-            throw CUDAUnavailable(ordinal: ordinal, reason: String(cString: message))
+            let reason = String(cString: message)
+            // No driver or no device: the device is unavailable; anything else (out of memory) is this layer's.
+            if status == TF_CUDA_ENODRIVER || status == TF_CUDA_EINIT || status == TF_CUDA_ENODEVICE || status == TF_CUDA_ETOOOLD {
+                throw CUDAUnavailable(ordinal: ordinal, reason: reason)
+            }
+            throw TernaryLinearError("cuda:\(ordinal): \(reason)")
         }
         handle = out
         deviceBytes = tf_cuda_linear_device_bytes(out)

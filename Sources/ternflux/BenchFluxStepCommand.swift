@@ -27,6 +27,8 @@ struct BenchFluxStepCommand: ParsableCommand {
     @Option(help: "Double-stream blocks.") var double = 19
     @Option(help: "Single-stream blocks.") var single = 38
     @Option(help: "Seed of the random weights and inputs.") var seed: UInt64 = 0
+    @Option(name: .customLong("save-latents"), help: "Write the latents after the step to this safetensors file (one F32 tensor per mode, `latents_<mode>`), to compare devices.")
+    var saveLatents: String?
 
     /// FLUX.1's VAE downscales 8×.
     static let vaeScaleFactor = 8
@@ -82,7 +84,7 @@ struct BenchFluxStepCommand: ParsableCommand {
 
     func measure(_ activation: ActivationMode, config: FluxTransformerConfig, format: TernaryFormat,
                  scheduler: FlowMatchEulerDiscreteScheduler, promptEmbeds: Tensor, pooled: Tensor) throws
-        -> (ModeResult, Int) {
+        -> (ModeResult, Tensor) {
         let buildStart = Date()
         let weights = RandomTernaryWeights(config: config, format: format, seed: seed)
         let transformer = try FluxTransformer(config: config, weights: weights, mode: activation,
@@ -103,7 +105,7 @@ struct BenchFluxStepCommand: ParsableCommand {
         return (ModeResult(mode: activation.rawValue, device: "\(transformer.device)", deviceWeightBytes: transformer.deviceWeightBytes,
                            buildSeconds: buildSeconds, stepSeconds: out.stepSeconds[0],
                            packedWeightBytes: weights.packedBytes, peakRSSBytesAfterStep: PeakRSS.bytes()),
-                out.packed.shape[1])
+                out.packed)
     }
 
     func run() throws {
@@ -123,13 +125,22 @@ struct BenchFluxStepCommand: ParsableCommand {
 
         var results: [ModeResult] = []
         var imageTokens = 0
+        var latents: [(String, Tensor)] = []
         for activation in mode.list {
             // Each mode builds its own weights after the previous model is released (end of `measure`), so the
             // peak is one model's, not two.
-            let (result, tokens) = try measure(activation, config: config, format: format, scheduler: scheduler,
+            let (result, packed) = try measure(activation, config: config, format: format, scheduler: scheduler,
                                                promptEmbeds: promptEmbeds, pooled: pooled)
             results.append(result)
-            imageTokens = tokens
+            imageTokens = packed.shape[1]
+            if saveLatents != nil { latents.append(("latents_\(activation.rawValue)", packed)) }
+        }
+        if let saveLatents {
+            let writer = try SafeTensorsWriter(url: URL(fileURLWithPath: saveLatents),
+                                               tensors: latents.map { TensorInfo(name: $0.0, dtype: .f32, shape: $0.1.shape) },
+                                               metadata: ["producer": "ternflux bench flux-step", "seed": "\(seed)"])
+            for (name, tensor) in latents { try writer.write(name, floats: tensor.storage) }
+            try writer.finish()
         }
         let report = Report(width: width, height: height, t5Length: t5Length, imageTokens: imageTokens,
                             doubleBlocks: double, singleBlocks: single, hiddenSize: config.innerDim,

@@ -44,12 +44,33 @@ final class CUDABackendTests: XCTestCase {
         }
     }
 
-    func testTheFatbinIsEmbedded() {
+    func testTheFatbinIsEmbeddedWithEveryKernelTheHostLaunches() {
         var size = 0
         let fatbin = tf_cuda_fatbin(&size)!
         XCTAssertGreaterThan(size, 10_000)
         // The fatbin container's magic, 0xBA55ED50, little-endian.
         XCTAssertEqual((0..<4).map { fatbin[$0] }, [0x50, 0xED, 0x55, 0xBA])
+        // The kernels cuda_linear.c asks cuModuleGetFunction for (names are plain text in the uncompressed ELF images).
+        let bytes = Data(bytes: fatbin, count: size)
+        for name in ["tf_w2a8_quantize_rows", "tf_w2a8_gemm", "tf_w2a8_gemm_tiled"] {
+            XCTAssertNotNil(bytes.range(of: Data(name.utf8)), "the fatbin has no \(name)")
+        }
+    }
+
+    /// The host launches tf_w2a8_gemm_tiled with the tile and block sizes the kernel was written for.
+    func testTheHostsLaunchShapeIsTheTiledKernels() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let layout = try String(contentsOf: root.appendingPathComponent("kernels/cuda/w2a8_tiled_layout.cuh"), encoding: .utf8)
+        func define(_ name: String) -> Int? {
+            for line in layout.split(separator: "\n") {
+                let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                if words.count >= 3, words[0] == "#define", words[1] == name { return Int(words[2]) }
+            }
+            return nil
+        }
+        XCTAssertEqual(define("TF_TILED_BM"), Int(TF_CUDA_TILED_BM))
+        XCTAssertEqual(define("TF_TILED_BN"), Int(TF_CUDA_TILED_BN))
+        XCTAssertEqual(define("TF_TILED_THREADS"), Int(TF_CUDA_TILED_THREADS))
     }
 
     /// No driver here: every entry point answers TF_CUDA_ENODRIVER naming libcuda.so.1. With one, the kernels
@@ -65,15 +86,26 @@ final class CUDABackendTests: XCTestCase {
             var y = [Float](repeating: 0, count: 8)
             XCTAssertEqual(tf_cuda_w2a8_gemm(0, [Float](repeating: 1, count: 32), 1, 32, [UInt8](repeating: 0x55, count: 64), [Float](repeating: 1, count: 8),
                                              nil, 8, &y, &message, message.count), TF_CUDA_ENODRIVER)
+            var layer: OpaquePointer?
+            XCTAssertEqual(tf_cuda_linear_create(0, [UInt8](repeating: 0x55, count: 256), 8, 32, [Float](repeating: 1, count: 8), nil, &layer,
+                                                 &message, message.count), TF_CUDA_ENODRIVER)
+            XCTAssertNil(layer)
+            XCTAssertTrue(String(cString: message).contains("libcuda.so.1"))
+            var free = 0, total = 0
+            XCTAssertEqual(tf_cuda_memory_info(0, &free, &total, &message, message.count), TF_CUDA_ENODRIVER)
             return
         }
         try XCTSkipIf(status != TF_CUDA_OK, "a driver without a usable device: \(text)")
-        for (i, c) in cases.enumerated() {
-            let o = operands(c, seed: UInt64(100 + i))
-            var gpu = [Float](repeating: .nan, count: c.m * c.n)
-            XCTAssertEqual(tf_cuda_w2a8_gemm(0, o.x, Int64(c.m), Int64(c.k), o.w, o.scale, o.bias, Int64(c.n), &gpu, &message, message.count),
-                           TF_CUDA_OK, String(cString: message))
-            XCTAssertEqual(gpu.map(\.bitPattern), reference(c, o).map(\.bitPattern), "M=\(c.m) K=\(c.k) N=\(c.n)")
+        for kernel in ["tiled", "simple"] {
+            setenv("TERNFLUX_CUDA_GEMM", kernel, 1)
+            defer { unsetenv("TERNFLUX_CUDA_GEMM") }
+            for (i, c) in cases.enumerated() {
+                let o = operands(c, seed: UInt64(100 + i))
+                var gpu = [Float](repeating: .nan, count: c.m * c.n)
+                XCTAssertEqual(tf_cuda_w2a8_gemm(0, o.x, Int64(c.m), Int64(c.k), o.w, o.scale, o.bias, Int64(c.n), &gpu, &message, message.count),
+                               TF_CUDA_OK, String(cString: message))
+                XCTAssertEqual(gpu.map(\.bitPattern), reference(c, o).map(\.bitPattern), "\(kernel): M=\(c.m) K=\(c.k) N=\(c.n)")
+            }
         }
     }
 }

@@ -39,11 +39,14 @@ int tf_cuda_device_count(char *message, size_t message_size);
 /* The embedded fatbin and its size (what cuModuleLoadData is given). */
 const unsigned char *tf_cuda_fatbin(size_t *size);
 
-/* The launch shape of tf_w2a8_gemm_tiled (kernels/cuda/w2a8_tiled.cu): one CTA of TF_CUDA_TILED_THREADS
- * threads per TF_CUDA_TILED_BM × TF_CUDA_TILED_BN tile of Y, static shared memory only. */
+/* The launch shape of tf_w2a8_gemm_tiled (kernels/cuda/w2a8_tiled.cu; the same numbers as TF_TILED_BM, _BN and
+ * _THREADS in kernels/cuda/w2a8_tiled_layout.cuh, which CUDABackendTests compares): one CTA of
+ * TF_CUDA_TILED_THREADS threads per TF_CUDA_TILED_BM × TF_CUDA_TILED_BN tile of Y, 48 KB of static shared
+ * memory, grid (ceil(N / BN), ceil(M / BM)). grid.y ≤ 65 535 bounds M for both GEMM kernels. */
 #define TF_CUDA_TILED_BM 128
-#define TF_CUDA_TILED_BN 128
+#define TF_CUDA_TILED_BN 256
 #define TF_CUDA_TILED_THREADS 256
+#define TF_CUDA_MAX_ROWS ((int64_t)65535 * 16) /* the simple kernel's bound (16 rows per CTA), the lower one */
 
 /* A ternary linear layer resident on a device (cuda_linear.c): y = int8(x) · Wᵀ · diag(scale) + bias with the
  * arithmetic of tf_ternary_gemm(TF_ACT_INT8, TF_FORMAT_I2, ...), so both give the same bits. `Wpacked` is N rows of
@@ -57,6 +60,12 @@ int tf_cuda_linear_apply(tf_cuda_linear *linear, const float *X, int64_t M, floa
 void tf_cuda_linear_destroy(tf_cuda_linear *linear);
 /* Device memory the layer holds (weights, scales, bias). */
 size_t tf_cuda_linear_device_bytes(const tf_cuda_linear *linear);
+
+/* Device time of the layer's two kernels on M rows of X (copied in once): the mean over `iterations`
+ * back-to-back launches of the quantization and of the GEMM, each timed from a synchronized device to a
+ * synchronized device (host clock). `message` gets the GEMM kernel's name on success. For the benchmarks. */
+int tf_cuda_linear_benchmark(tf_cuda_linear *linear, const float *X, int64_t M, int iterations, double *quantize_seconds,
+                             double *gemm_seconds, char *message, size_t message_size);
 
 /* Free and total memory of device `ordinal` (cuMemGetInfo in its primary context). */
 int tf_cuda_memory_info(int ordinal, size_t *free_bytes, size_t *total_bytes, char *message, size_t message_size);

@@ -208,7 +208,10 @@ struct FluxWeightLoader {
         }
         // Only ternary linears move: they are the block linears of a quantized model, the rest stays fp32 on the CPU.
         if case .cuda(let ordinal) = device, let ternary = layer as? TernaryLinear {
-            let moved = try CUDATernaryLinear(ternary, ordinal: ordinal)
+            let moved: CUDATernaryLinear
+            do { moved = try CUDATernaryLinear(ternary, ordinal: ordinal) } catch let error as TernaryLinearError {
+                throw FluxTransformerError.device(tensor: weightName, detail: error.description)
+            }
             placed.count += 1
             placed.bytes += moved.deviceBytes
             return moved

@@ -7,6 +7,8 @@ public enum FluxTransformerError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(tensor: String, expected: [Int], found: [Int])
     case unexpectedTensor(String, String)
     case badInput(String, String)
+    /// A ternary weight that could not be put on the GPU (out of device memory, say).
+    case device(tensor: String, detail: String)
 
     public var description: String {
         switch self {
@@ -24,6 +26,8 @@ public enum FluxTransformerError: Error, CustomStringConvertible, Equatable {
             return "transformer checkpoint has tensor '\(name)' that the config does not expect: \(why)"
         case let .badInput(name, message):
             return "transformer input '\(name)': \(message)"
+        case let .device(tensor, detail):
+            return "tensor '\(tensor)' cannot go to the GPU: \(detail)"
         }
     }
 }
