@@ -9,6 +9,11 @@ bash ops/install-system-deps.sh
 bash ops/gpu/build-fatbin.sh --check
 # The tiled GEMM's index arithmetic on the host, bit-exact against the reference (no GPU needed; g++).
 bash ops/gpu/tiled_emulation/run.sh
+# The device check's C harnesses (ops/gpu/*_check.c) must build here too, so a device session never finds them broken.
+for harness in ops/gpu/*_check.c; do
+    gcc -O2 -std=gnu11 -ffp-contract=off -pthread -Wall -Wno-unknown-pragmas -Werror -ISources/CCUDA/include -ISources/CTernaryKernels/include \
+        "$harness" Sources/CCUDA/*.c Sources/CTernaryKernels/*.c -o /dev/null -ldl -lm
+done
 # Selenium and schemathesis (pinned in ops/web/requirements.txt) for the APIServerTests browser and API checks.
 bash ops/web/setup.sh
 swift build --build-tests

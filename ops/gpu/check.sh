@@ -6,7 +6,7 @@
 #   run "bash ops/gpu/check.sh diffusers"                 carry [".whl"]                       (about 2 minutes)
 # (no stage named: all four). Each stage has its own time limit and writes its own file under $OUT (default
 # ./gpu-check; at most 8 files come back), so what ran comes back even when a later stage fails:
-#   kernels.jsonl   both W2A8 GEMM kernels (tiled, simple) against the CPU int8 GEMM bit for bit (and against
+#   kernels.jsonl   every ops/gpu/*_check.c harness: both W2A8 GEMM kernels (tiled, simple) against the CPU int8 GEMM bit for bit (and against
 #                   the reference of their arithmetic on the small shapes); GEMM device time at M = 4608,
 #                   K,N ∈ {3072, 12288, 15360}
 #   torch.jsonl     cuBLAS bf16 (PyTorch) at the same shapes
@@ -31,14 +31,18 @@ wants() { [[ "$stages" == *" $1 "* ]]; }
 failed=0
 { nvidia-smi; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv; uname -a; } > "$out/machine.txt" 2>&1
 
-# 1. The kernels.
-if ! wants kernels; then :
-elif gcc -O2 -std=gnu11 -ffp-contract=off -pthread -ISources/CCUDA/include -ISources/CTernaryKernels/include \
-        ops/gpu/kernel_check.c Sources/CCUDA/*.c Sources/CTernaryKernels/*.c -o /tmp/kernel_check -ldl -lm >> "$log" 2>&1; then
-    if timeout 240 /tmp/kernel_check > "$out/kernels.jsonl" 2>> "$log"; then say "1 kernels: every comparison matched"
-    else say "1 kernels: FAILED (exit $?; see kernels.jsonl)"; failed=1; fi
-else
-    say "1 kernels: the harness did not build (log.txt)"; failed=1
+# 1. The kernels: every ops/gpu/*_check.c harness (one per kernel family), each printing JSON lines.
+if wants kernels; then
+    : > "$out/kernels.jsonl"
+    for harness in ops/gpu/*_check.c; do
+        name=$(basename "$harness" .c)
+        if ! gcc -O2 -std=gnu11 -ffp-contract=off -pthread -ISources/CCUDA/include -ISources/CTernaryKernels/include \
+                "$harness" Sources/CCUDA/*.c Sources/CTernaryKernels/*.c -o "/tmp/$name" -ldl -lm >> "$log" 2>&1; then
+            say "1 $name: the harness did not build (log.txt)"; failed=1; continue
+        fi
+        if timeout 240 "/tmp/$name" >> "$out/kernels.jsonl" 2>> "$log"; then say "1 $name: every comparison matched"
+        else say "1 $name: FAILED (exit $?; see kernels.jsonl)"; failed=1; fi
+    done
 fi
 
 # 2. cuBLAS bf16 at the same shapes.
