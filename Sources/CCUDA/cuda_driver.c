@@ -59,6 +59,10 @@ static void load_api(void) {
     RESOLVE(mem_get_info, "cuMemGetInfo_v2");
     RESOLVE(memcpy_htod, "cuMemcpyHtoD_v2");
     RESOLVE(memcpy_dtoh, "cuMemcpyDtoH_v2");
+    RESOLVE(stream_create, "cuStreamCreate");
+    RESOLVE(stream_synchronize, "cuStreamSynchronize");
+    RESOLVE(memcpy_htod_async, "cuMemcpyHtoDAsync_v2");
+    RESOLVE(memcpy_dtoh_async, "cuMemcpyDtoHAsync_v2");
     RESOLVE(launch_kernel, "cuLaunchKernel");
 #undef RESOLVE
     int r = api.init(0);

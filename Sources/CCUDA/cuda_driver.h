@@ -35,6 +35,10 @@ typedef struct {
     tf_cu_result (*mem_get_info)(size_t *, size_t *);
     tf_cu_result (*memcpy_htod)(tf_cu_deviceptr, const void *, size_t);
     tf_cu_result (*memcpy_dtoh)(void *, tf_cu_deviceptr, size_t);
+    tf_cu_result (*stream_create)(tf_cu_stream *, unsigned int);
+    tf_cu_result (*stream_synchronize)(tf_cu_stream);
+    tf_cu_result (*memcpy_htod_async)(tf_cu_deviceptr, const void *, size_t, tf_cu_stream);
+    tf_cu_result (*memcpy_dtoh_async)(void *, tf_cu_deviceptr, size_t, tf_cu_stream);
     tf_cu_result (*launch_kernel)(tf_cu_function, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
                                   tf_cu_stream, void **, void **);
 } tf_cuda_api;

@@ -1,7 +1,8 @@
 /* A ternary linear layer resident on a CUDA device: the packed I2 weights, scales and bias uploaded once; each
  * call copies the activations in, quantizes them per token on the device, runs the W2A8 GEMM and copies the
- * result out. One scratch area per device (grown on demand) serves every layer; calls on one device are
- * serialized by its lock, which is what one default stream would do anyway. */
+ * result out. Calls take a scratch area of their device's pool (activation buffers grown on demand and a
+ * stream of their own) for their duration, so the slots of one worker (`--slots N`, one thread each) run
+ * their layers concurrently, each in its own stream and memory, over one copy of the weights. */
 #include "cuda_module.h"
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,16 +18,36 @@ struct tf_cuda_linear {
 
 #define MAX_DEVICES 64
 
+#define MAX_SCRATCH 64 /* concurrent calls per device: at least the largest --slots */
+
 typedef struct {
-    pthread_mutex_t lock;
+    int in_use;
+    tf_cu_stream stream;
     tf_cu_deviceptr x, xq, inv, y;
     size_t x_bytes, xq_bytes, inv_bytes, y_bytes;
-} device_scratch;
+} scratch_area;
 
-static device_scratch scratch[MAX_DEVICES];
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static void init_scratch(void) {
-    for (int i = 0; i < MAX_DEVICES; i++) pthread_mutex_init(&scratch[i].lock, NULL);
+static scratch_area scratch[MAX_DEVICES][MAX_SCRATCH];
+static pthread_mutex_t scratch_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A free scratch area of device `ordinal` (its context current), with its stream made on first use; NULL when
+ * all are taken or the stream cannot be made (`*r` the driver's error, 0 for "all taken"). */
+static scratch_area *acquire_scratch(const tf_cuda_api *d, int ordinal, int *r) {
+    *r = 0;
+    pthread_mutex_lock(&scratch_lock);
+    scratch_area *found = NULL;
+    for (int i = 0; i < MAX_SCRATCH && !found; i++)
+        if (!scratch[ordinal][i].in_use) found = &scratch[ordinal][i];
+    if (found && !found->stream && (*r = d->stream_create(&found->stream, 1 /* CU_STREAM_NON_BLOCKING */)) != 0) found = NULL;
+    if (found) found->in_use = 1;
+    pthread_mutex_unlock(&scratch_lock);
+    return found;
+}
+
+static void release_scratch(scratch_area *area) {
+    pthread_mutex_lock(&scratch_lock);
+    area->in_use = 0;
+    pthread_mutex_unlock(&scratch_lock);
 }
 
 /* Which GEMM kernel runs: the tiled one unless TERNFLUX_CUDA_GEMM=simple asks for the correctness-first one
@@ -118,9 +139,12 @@ int tf_cuda_linear_apply(tf_cuda_linear *l, const float *X, int64_t M, float *Y,
         gemm_name = "tf_w2a8_gemm";
         if ((status = tf_cuda_kernel(d, l->ordinal, gemm_name, &gemm, message, size)) != TF_CUDA_OK) return status;
     }
-    pthread_once(&scratch_once, init_scratch);
-    device_scratch *s = &scratch[l->ordinal];
-    pthread_mutex_lock(&s->lock);
+    scratch_area *s = acquire_scratch(d, l->ordinal, &status);
+    if (!s) {
+        tf_cuda_set_message(message, size, status ? "cuStreamCreate failed on CUDA device %d: %s" : "CUDA device %d: more than %d layer calls at once",
+                            l->ordinal, status ? tf_cuda_error_name(status) : "", MAX_SCRATCH);
+        return TF_CUDA_ECALL;
+    }
     int64_t N = l->N, K = l->K, KP = l->KP;
     const size_t bytes_x = sizeof(float) * (size_t)(M * K), bytes_xq = (size_t)(M * KP), bytes_inv = sizeof(float) * (size_t)M,
                  bytes_y = sizeof(float) * (size_t)(M * N);
@@ -129,8 +153,8 @@ int tf_cuda_linear_apply(tf_cuda_linear *l, const float *X, int64_t M, float *Y,
     if ((r = grow(d, &s->x, &s->x_bytes, bytes_x)) || (r = grow(d, &s->xq, &s->xq_bytes, bytes_xq)) ||
         (r = grow(d, &s->inv, &s->inv_bytes, bytes_inv)) || (r = grow(d, &s->y, &s->y_bytes, bytes_y)))
         call = "cuMemAlloc (activation scratch)";
-    else if ((r = d->memcpy_htod(s->x, X, bytes_x)))
-        call = "cuMemcpyHtoD";
+    else if ((r = d->memcpy_htod_async(s->x, X, bytes_x, s->stream)))
+        call = "cuMemcpyHtoDAsync";
     else {
         tf_cu_deviceptr x = s->x, xq = s->xq, inv = s->inv, y = s->y, w = l->w, scale = l->scale, bias = l->bias;
         void *qargs[] = {&x, &K, &KP, &xq, &inv};
@@ -139,14 +163,16 @@ int tf_cuda_linear_apply(tf_cuda_linear *l, const float *X, int64_t M, float *Y,
         unsigned grid_x = tiled ? (unsigned)((N + TF_CUDA_TILED_BN - 1) / TF_CUDA_TILED_BN) : (unsigned)((N + 7) / 8);
         unsigned grid_y = tiled ? (unsigned)((M + TF_CUDA_TILED_BM - 1) / TF_CUDA_TILED_BM) : (unsigned)((M + 15) / 16);
         unsigned threads = tiled ? TF_CUDA_TILED_THREADS : 32;
-        if ((r = d->launch_kernel(quantize, (unsigned)M, 1, 1, 256, 1, 1, 0, NULL, qargs, NULL)))
+        if ((r = d->launch_kernel(quantize, (unsigned)M, 1, 1, 256, 1, 1, 0, s->stream, qargs, NULL)))
             call = "cuLaunchKernel(tf_w2a8_quantize_rows)";
-        else if ((r = d->launch_kernel(gemm, grid_x, grid_y, 1, threads, 1, 1, 0, NULL, gargs, NULL)))
+        else if ((r = d->launch_kernel(gemm, grid_x, grid_y, 1, threads, 1, 1, 0, s->stream, gargs, NULL)))
             call = tiled ? "cuLaunchKernel(tf_w2a8_gemm_tiled)" : "cuLaunchKernel(tf_w2a8_gemm)";
-        else if ((r = d->memcpy_dtoh(Y, y, bytes_y))) /* synchronous: waits for the kernels, reports their faults */
-            call = "cuMemcpyDtoH (after the W2A8 kernels)";
+        else if ((r = d->memcpy_dtoh_async(Y, y, bytes_y, s->stream)))
+            call = "cuMemcpyDtoHAsync";
+        else if ((r = d->stream_synchronize(s->stream))) /* reports the kernels' faults */
+            call = "cuStreamSynchronize (after the W2A8 kernels)";
     }
-    pthread_mutex_unlock(&s->lock);
+    release_scratch(s);
     if (call) {
         tf_cuda_set_message(message, size, "%s failed on CUDA device %d (M=%lld K=%lld N=%lld): %s", call, l->ordinal, (long long)M,
                             (long long)K, (long long)N, tf_cuda_error_name(r));
@@ -164,7 +190,7 @@ int tf_cuda_linear_benchmark(tf_cuda_linear *l, const float *X, int64_t M, int i
         tf_cuda_set_message(message, size, "bad arguments to tf_cuda_linear_benchmark (M=%lld, %d iterations)", (long long)M, iterations);
         return TF_CUDA_EARG;
     }
-    /* One ordinary call sizes the scratch, loads the kernels and leaves X in the device's scratch. */
+    /* One ordinary call first: the layer checked end to end and its kernels loaded. */
     float *y = malloc(sizeof(float) * (size_t)(M * l->N));
     if (!y) {
         tf_cuda_set_message(message, size, "out of host memory");
@@ -180,9 +206,20 @@ int tf_cuda_linear_benchmark(tf_cuda_linear *l, const float *X, int64_t M, int i
         gemm_name = "tf_w2a8_gemm";
         if ((status = tf_cuda_kernel(d, l->ordinal, gemm_name, &gemm, message, size)) != TF_CUDA_OK) return status;
     }
-    device_scratch *s = &scratch[l->ordinal];
-    pthread_mutex_lock(&s->lock);
+    /* The benchmark's own scratch area: the same sizes as the call above grew, X copied in once. */
+    scratch_area *s = acquire_scratch(d, l->ordinal, &status);
+    if (!s) {
+        tf_cuda_set_message(message, size, "CUDA device %d: no scratch area for the benchmark", l->ordinal);
+        return TF_CUDA_ECALL;
+    }
     int64_t N = l->N, K = l->K, KP = l->KP;
+    int r = 0;
+    const char *call = NULL;
+    if ((r = grow(d, &s->x, &s->x_bytes, sizeof(float) * (size_t)(M * K))) || (r = grow(d, &s->xq, &s->xq_bytes, (size_t)(M * KP))) ||
+        (r = grow(d, &s->inv, &s->inv_bytes, sizeof(float) * (size_t)M)) || (r = grow(d, &s->y, &s->y_bytes, sizeof(float) * (size_t)(M * N))))
+        call = "cuMemAlloc (activation scratch)";
+    else if ((r = d->memcpy_htod_async(s->x, X, sizeof(float) * (size_t)(M * K), s->stream)) || (r = d->stream_synchronize(s->stream)))
+        call = "cuMemcpyHtoDAsync";
     tf_cu_deviceptr x = s->x, xq = s->xq, inv = s->inv, yd = s->y, w = l->w, scale = l->scale, bias = l->bias;
     void *qargs[] = {&x, &K, &KP, &xq, &inv};
     void *gargs[] = {&xq, &inv, &M, &KP, &w, &scale, &bias, &N, &yd};
@@ -190,20 +227,17 @@ int tf_cuda_linear_benchmark(tf_cuda_linear *l, const float *X, int64_t M, int i
     unsigned grid_x = tiled ? (unsigned)((N + TF_CUDA_TILED_BN - 1) / TF_CUDA_TILED_BN) : (unsigned)((N + 7) / 8);
     unsigned grid_y = tiled ? (unsigned)((M + TF_CUDA_TILED_BM - 1) / TF_CUDA_TILED_BM) : (unsigned)((M + 15) / 16);
     unsigned threads = tiled ? TF_CUDA_TILED_THREADS : 32;
-    int r = 0;
-    const char *call = NULL;
     struct timespec t0, t1, t2;
-    if ((r = d->ctx_synchronize())) call = "cuCtxSynchronize";
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; !call && i < iterations; i++)
-        if ((r = d->launch_kernel(quantize, (unsigned)M, 1, 1, 256, 1, 1, 0, NULL, qargs, NULL))) call = "cuLaunchKernel(tf_w2a8_quantize_rows)";
-    if (!call && (r = d->ctx_synchronize())) call = "cuCtxSynchronize (quantize)";
+        if ((r = d->launch_kernel(quantize, (unsigned)M, 1, 1, 256, 1, 1, 0, s->stream, qargs, NULL))) call = "cuLaunchKernel(tf_w2a8_quantize_rows)";
+    if (!call && (r = d->stream_synchronize(s->stream))) call = "cuStreamSynchronize (quantize)";
     clock_gettime(CLOCK_MONOTONIC, &t1);
     for (int i = 0; !call && i < iterations; i++)
-        if ((r = d->launch_kernel(gemm, grid_x, grid_y, 1, threads, 1, 1, 0, NULL, gargs, NULL))) call = "cuLaunchKernel(W2A8 GEMM)";
-    if (!call && (r = d->ctx_synchronize())) call = "cuCtxSynchronize (GEMM)";
+        if ((r = d->launch_kernel(gemm, grid_x, grid_y, 1, threads, 1, 1, 0, s->stream, gargs, NULL))) call = "cuLaunchKernel(W2A8 GEMM)";
+    if (!call && (r = d->stream_synchronize(s->stream))) call = "cuStreamSynchronize (GEMM)";
     clock_gettime(CLOCK_MONOTONIC, &t2);
-    pthread_mutex_unlock(&s->lock);
+    release_scratch(s);
     if (call) {
         tf_cuda_set_message(message, size, "%s failed on CUDA device %d: %s", call, l->ordinal, tf_cuda_error_name(r));
         return TF_CUDA_ECALL;

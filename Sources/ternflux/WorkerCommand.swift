@@ -27,7 +27,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("job-timeout"), help: "Seconds one job may run before it is failed (and retried).") var jobTimeout: Double = 600
     @Option(name: .customLong("shutdown-grace"), help: "Seconds the current job may still run after SIGTERM before it is handed back.") var shutdownGrace: Double = 60
     @Option(name: .customLong("exit-when-idle"), help: "Stop after this many seconds without a job (default: run until signalled).") var exitWhenIdle: Double?
-    @Option(name: .customLong("max-jobs"), help: "Stop after this many records.") var maxJobs: Int?
+    @Option(name: .customLong("max-jobs"), help: "Stop after this many records (per slot).") var maxJobs: Int?
+    @Option(help: "Generation slots in this process around one loaded model: each is its own consumer-group member and worker (ids ID-1 … ID-N when N > 1), and their jobs run at the same time.")
+    var slots = 1
     @Option(name: .customLong("worker-id"), help: "Worker id recorded in the database (default: host-pid-random).") var workerID: String?
     @Option(name: .customLong("max-attempts"), help: "Attempts before a failing job goes to the dead-letter topic.") var maxAttempts = 3
     @Option(name: .customLong("group"), help: "Kafka consumer group.") var group = "ternflux-workers"
@@ -116,8 +118,15 @@ struct WorkerCommand: AsyncParsableCommand {
             generator = flux
         }
         metrics.health.setModelLoaded()
-        let worker = WorkerService(configuration: config, generator: generator, logger: logger, metrics: metrics,
-                                   stopRule: WorkerStopRule(idleSeconds: exitWhenIdle, maxRecords: maxJobs))
+        // One model, `slots` loops: the weights are loaded (and placed on the GPU) once.
+        let ids = WorkerSlots.workerIDs(base: config.workerID, count: slots)
+        if slots > 1 { logger.notice("running \(slots) generation slots", metadata: ["worker_ids": "\(ids.joined(separator: " "))"]) }
+        let worker = WorkerSlots(ids.map { id in
+            var slotConfig = config
+            slotConfig.workerID = id
+            return WorkerService(configuration: slotConfig, generator: generator, logger: logger, metrics: metrics,
+                                 stopRule: WorkerStopRule(idleSeconds: exitWhenIdle, maxRecords: maxJobs))
+        })
         // Shut down in reverse order: the worker finishes (or hands back) its job first, while the listener
         // still answers probes (unready); a worker that stops on its own (--exit-when-idle) ends the group.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(

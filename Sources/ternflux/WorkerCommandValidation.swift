@@ -8,6 +8,8 @@ import Logging
 extension WorkerCommand {
     /// The longest `--job-timeout`, `--shutdown-grace` and `--exit-when-idle` a worker takes: one week.
     static let maxDurationSeconds = 7 * 24 * 3600.0
+    /// Generation slots one worker process runs (each a consumer-group member and a database connection).
+    static let slotsRange = 1...64
 
     func validate() throws {
         try Self.checkDuration(jobTimeout, flag: "--job-timeout", allowZero: false)
@@ -15,6 +17,9 @@ extension WorkerCommand {
         if let exitWhenIdle { try Self.checkDuration(exitWhenIdle, flag: "--exit-when-idle", allowZero: true) }
         try Self.checkDuration(fixedImageDelay, flag: "--fixed-image-delay", allowZero: true)
         if let maxJobs, maxJobs < 1 { throw ValidationError("--max-jobs must be at least 1, got \(maxJobs)") }
+        if !Self.slotsRange.contains(slots) {
+            throw ValidationError("--slots must be within \(Self.slotsRange.lowerBound)...\(Self.slotsRange.upperBound), got \(slots)")
+        }
         let attempts = JobLimits.standard.maxAttemptsRange
         if !attempts.contains(maxAttempts) {
             throw ValidationError("--max-attempts must be within \(attempts.lowerBound)...\(attempts.upperBound), got \(maxAttempts)")

@@ -62,7 +62,7 @@ public final class WorkerMetrics: @unchecked Sendable {
         Name.mappedModel: .init(help: "Bytes of model files memory-mapped by this process."),
         Name.deviceWeights: .init(help: "Bytes of ternary weights this process holds on its GPU, by device (0 on the CPU)."),
         Name.lastHeartbeat: .init(help: "Unix time of the last successful heartbeat write to Postgres."),
-        Name.busy: .init(help: "1 while a job runs, else 0."),
+        Name.busy: .init(help: "Jobs running now: 1 while a job runs, else 0 (up to N with --slots N)."),
         Name.ready: .init(help: "1 when /readyz answers 200, else 0."),
         Name.info: .init(help: "Identifies the worker process; always 1."),
     ]
@@ -86,7 +86,8 @@ public final class WorkerMetrics: @unchecked Sendable {
     private let lock = NSLock()
     private var assigned: Set<TopicPartition> = []
     private var lagGauges: [TopicPartition: Gauge] = [:]
-    private var info: (labels: [String], gauge: Gauge)?
+    private var info: [String: (labels: [String], gauge: Gauge)] = [:]
+    private var busyJobs = 0
     private var modelFolder: URL?
     private var deviceWeights: Gauge?
 
@@ -118,17 +119,18 @@ public final class WorkerMetrics: @unchecked Sendable {
         for gauge in [assignedPartitions, mappedModel, lastHeartbeat, busy, ready] { gauge.record(0) }
     }
 
-    /// Sets `ternflux_worker_info` (replacing an earlier one) once the worker's id and model are known.
+    /// Sets `ternflux_worker_info` of one worker id (replacing an earlier one of that id) once its model is
+    /// known; a process with several slots (`WorkerSlots`) has one series per slot.
     public func setInfo(workerID: String, model: String, version: String) {
         let labels = [workerID, model, version]
         lock.lock()
         defer { lock.unlock() }
-        if let info, info.labels == labels { return }
-        info?.gauge.destroy()
+        if let existing = info[workerID], existing.labels == labels { return }
+        info[workerID]?.gauge.destroy()
         let gauge = Gauge(label: Name.info, dimensions: [("worker_id", workerID), ("model", model), ("version", version)],
                           factory: factory)
         gauge.record(1)
-        info = (labels, gauge)
+        info[workerID] = (labels, gauge)
     }
 
     /// `ternflux_device_weight_bytes{device}` once the model is loaded (`device` is cpu or cuda:N).
@@ -171,7 +173,14 @@ public final class WorkerMetrics: @unchecked Sendable {
         for step in timings.denoiseSteps { steps.record(max(0, step)) }
     }
 
-    public func setBusy(_ isBusy: Bool) { busy.record(isBusy ? 1 : 0) }
+    /// A slot's job starts (true) or ends (false); `ternflux_worker_busy` is the number running.
+    public func setBusy(_ isBusy: Bool) {
+        lock.lock()
+        busyJobs = max(0, busyJobs + (isBusy ? 1 : -1))
+        let running = busyJobs
+        lock.unlock()
+        busy.record(Double(running))
+    }
 
     // MARK: Kafka
 
