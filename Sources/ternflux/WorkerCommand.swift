@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JobModel
 import JobQueue
 import JobStore
 import Logging
@@ -115,6 +116,7 @@ struct WorkerCommand: AsyncParsableCommand {
                     "weight_bytes": "\(flux.pipeline.transformer.deviceWeightBytes)"])
             }
             metrics.setDeviceWeightBytes(flux.pipeline.transformer.deviceWeightBytes, device: "\(device)")
+            if case .cuda(let ordinal) = device { try checkSlotsFit(flux, ordinal: ordinal) }
             generator = flux
         }
         metrics.health.setModelLoaded()
@@ -137,6 +139,20 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     static let defaultMetricsPort = 9464
+
+    /// A slot count whose activation scratch cannot fit next to the weights is refused at start, naming the
+    /// figures, rather than failing jobs later: each slot may run the largest job the limits allow.
+    func checkSlotsFit(_ flux: FluxImageGenerator, ordinal: Int) throws {
+        let side = JobLimits.standard.sideRange.upperBound
+        let tokens = flux.pipeline.defaultMaxSequenceLength + (side / 16) * (side / 16)
+        let perSlot = flux.pipeline.transformer.deviceScratchBytes(tokens: tokens)
+        let free = try CUDADevice.memory(ordinal).free
+        if slots * perSlot > free {
+            throw FluxCommandError(String(format: "--slots %d needs %.0f MiB of activation memory on cuda:%d (%.0f MiB per slot for a %d×%d job, %d tokens), but %.0f MiB is free after the weights; use --slots %d or fewer",
+                                          slots, Double(slots * perSlot) / 1_048_576, ordinal, Double(perSlot) / 1_048_576, side, side, tokens,
+                                          Double(free) / 1_048_576, max(0, free / max(perSlot, 1))))
+        }
+    }
 
     /// `--metrics-port`, else `$TERNFLUX_METRICS_PORT`; nil when neither is given (the default port).
     /// A port asked for explicitly must be free: failing to bind it stops the worker.

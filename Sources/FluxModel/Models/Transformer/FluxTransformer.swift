@@ -11,6 +11,8 @@ public final class FluxTransformer: @unchecked Sendable {
     /// How many linears, and how many bytes of weights, live on `device` (0 on the CPU).
     public let deviceLayerCount: Int
     public let deviceWeightBytes: Int
+    /// The widest input and output of the linears on `device` (what sizes a call's activation scratch).
+    let deviceMaxInFeatures: Int, deviceMaxOutFeatures: Int
 
     let xEmbedder: any LinearLayer
     let contextEmbedder: any LinearLayer
@@ -56,6 +58,17 @@ public final class FluxTransformer: @unchecked Sendable {
         projOut = try loader.linear(layout.projOut)
         deviceLayerCount = loader.placed.count
         deviceWeightBytes = loader.placed.bytes
+        deviceMaxInFeatures = loader.placed.maxIn
+        deviceMaxOutFeatures = loader.placed.maxOut
+    }
+
+    /// Device memory one concurrent forward pass of `tokens` rows (text + image tokens) needs for its layer
+    /// calls' scratch (cuda_linear.c: fp32 input, int8 copy padded to 128, one scale per row, fp32 output),
+    /// sized by the widest input and output; 0 on the CPU. A worker with N slots needs N of these.
+    public func deviceScratchBytes(tokens: Int) -> Int {
+        guard deviceLayerCount > 0 else { return 0 }
+        let paddedIn = (deviceMaxInFeatures + 127) / 128 * 128
+        return tokens * (4 * deviceMaxInFeatures + paddedIn + 4 + 4 * deviceMaxOutFeatures)
     }
 
     /// Throws the GPU layer failures of the last run on `device`, if any (`CUDATernaryLinear.apply` cannot throw).
@@ -190,6 +203,7 @@ struct FluxWeightLoader {
     final class Placed {
         var count = 0
         var bytes = 0
+        var maxIn = 0, maxOut = 0
     }
 
     func linear(_ entry: FluxParameterLayout.Linear) throws -> any LinearLayer {
@@ -214,6 +228,8 @@ struct FluxWeightLoader {
             }
             placed.count += 1
             placed.bytes += moved.deviceBytes
+            placed.maxIn = max(placed.maxIn, moved.inFeatures)
+            placed.maxOut = max(placed.maxOut, moved.outFeatures)
             return moved
         }
         return layer
