@@ -81,6 +81,52 @@ void tf_cuda_reference_quantize_rows(const float *X, int64_t M, int64_t K, int64
 void tf_cuda_reference_w2a8_gemm(const int8_t *XQ, const float *INV, int64_t M, int64_t KP, const uint8_t *Wpacked,
                                  const float *scale, const float *bias, int64_t N, float *Y);
 
+/* The FLUX blocks' norms (kernels/cuda/norms.cu; launch contracts and layouts there): one CTA of
+ * TF_CUDA_NORMS_THREADS threads per row for tf_layernorm_modulate_quantize, one warp per (row, head) for
+ * tf_qk_rmsnorm_rope (TF_NORMS_THREADS in norms.cu, which CUDABackendTests compares). Both reduce in fp32 in a
+ * fixed order that the references below repeat, so GPU and reference agree bit for bit. */
+#define TF_CUDA_NORMS_THREADS 256
+#define TF_CUDA_NORMS_MAX_HEAD_DIM 512
+
+/* LayerNorm (no affine, eps 1e-6) of M rows of H (stride ldh, D values each), times (1 + scale) plus shift, then
+ * the per-token int8 quantization of tf_w2a8_quantize_rows: XQ [M, KP] (KP >= D; D rounded up to 128 for the
+ * GEMM; zero past D) and INV [M], bit for bit what tf_cuda_reference_quantize_rows gives from the modulated fp32
+ * rows, which go to Y [M rows of stride ldy] unless Y is NULL. Row m is modulated by the D values at
+ * shift + (m / rows_per_batch) * mod_stride and scale + (m / rows_per_batch) * mod_stride. */
+void tf_cuda_reference_layernorm_modulate_quantize(const float *H, int64_t ldh, int64_t M, int64_t D, const float *shift,
+                                                   const float *scale, int64_t mod_stride, int64_t rows_per_batch, int64_t KP,
+                                                   int8_t *XQ, float *INV, float *Y, int64_t ldy);
+
+/* q and k RMSNorm per head (eps 1e-6) times the head weight, then the FLUX rotary embedding (pairs of adjacent
+ * channels: out[2i] = v[2i] cos[2i] - v[2i+1] sin[2i], out[2i+1] = v[2i+1] cos[2i+1] + v[2i] sin[2i+1]), and v as
+ * it is; all three as bf16 bits in [batch * heads, tokens, head_dim] (element ((b * heads + h) * tokens + n) *
+ * head_dim + i). Q, K, V are batch * tokens rows (strides ldq, ldk, ldv) of heads * head_dim values; token n < text_tokens uses
+ * q_weight_text / k_weight_text, the others q_weight / k_weight ([head_dim] each); rope_cos, rope_sin are [tokens,
+ * head_dim] (FluxRotaryTable's rows for the joint sequence). head_dim even, 2 to TF_CUDA_NORMS_MAX_HEAD_DIM.
+ * Qf and Kf (NULL for none; the reference only) get the values before the bf16 rounding, in the same layout. */
+void tf_cuda_reference_qk_rmsnorm_rope(const float *Q, int64_t ldq, const float *K, int64_t ldk, const float *V, int64_t ldv,
+                                       int64_t batch, int64_t tokens, int64_t heads, int64_t head_dim, int64_t text_tokens,
+                                       const float *q_weight, const float *k_weight, const float *q_weight_text,
+                                       const float *k_weight_text, const float *rope_cos, const float *rope_sin, uint16_t *Qo,
+                                       uint16_t *Ko, uint16_t *Vo, float *Qf, float *Kf);
+
+/* fp32 to bf16 bits as the kernels convert: round to nearest even, a NaN to 0x7FC0. */
+uint16_t tf_cuda_reference_bf16(float f);
+
+/* The two kernels from host buffers on device `ordinal` (cuda_norms.c): the inputs copied in, one launch, the
+ * outputs copied out; the arguments as the references' above, except that Y is dense here ([M, D], NULL for none)
+ * and KP is D rounded up to 128. With iterations > 0 the kernel then runs that many more times back to back and
+ * *seconds gets the mean device time of one launch (synchronized device to synchronized device, host clock); the
+ * outputs copied out are the last launch's (the kernels are deterministic). */
+int tf_cuda_layernorm_modulate_quantize(int ordinal, const float *H, int64_t ldh, int64_t M, int64_t D, const float *shift,
+                                        const float *scale, int64_t mod_stride, int64_t rows_per_batch, int8_t *XQ, float *INV,
+                                        float *Y, int iterations, double *seconds, char *message, size_t message_size);
+int tf_cuda_qk_rmsnorm_rope(int ordinal, const float *Q, int64_t ldq, const float *K, int64_t ldk, const float *V, int64_t ldv,
+                            int64_t batch, int64_t tokens, int64_t heads, int64_t head_dim, int64_t text_tokens,
+                            const float *q_weight, const float *k_weight, const float *q_weight_text, const float *k_weight_text,
+                            const float *rope_cos, const float *rope_sin, uint16_t *Qo, uint16_t *Ko, uint16_t *Vo, int iterations,
+                            double *seconds, char *message, size_t message_size);
+
 #ifdef __cplusplus
 }
 #endif
