@@ -332,6 +332,13 @@ CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t bytes) {
     std::memcpy(dst, (const void*)(uintptr_t)src, bytes);
     return OK;
 }
+// Streams: the emulation runs every launch and copy at once, in call order, so a stream is only a token and
+// synchronizing it has nothing to wait for.
+static int stream_token;
+CUresult cuStreamCreate(void** stream, unsigned) { *stream = &stream_token; return OK; }
+CUresult cuStreamSynchronize(void*) { return OK; }
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t bytes, void*) { return cuMemcpyHtoD_v2(dst, src, bytes); }
+CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t bytes, void*) { return cuMemcpyDtoH_v2(dst, src, bytes); }
 CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared,
                         void* stream, void** args, void** extra) {
     (void)stream;
