@@ -127,6 +127,43 @@ int tf_cuda_qk_rmsnorm_rope(int ordinal, const float *Q, int64_t ldq, const floa
                             const float *rope_cos, const float *rope_sin, uint16_t *Qo, uint16_t *Ko, uint16_t *Vo, int iterations,
                             double *seconds, char *message, size_t message_size);
 
+/* FLUX joint attention on a device (cuda_attention.c; kernels/cuda/attention.cu): O = softmax(Q K^T / sqrt(D)) V
+ * over all `tokens` of each (batch, head), no mask, on bf16 tensor cores with an online softmax in fp32.
+ * Q, K, V are host bf16 (the bits, as uint16_t) in layout [batch * heads, tokens, head_dim] contiguous (head h of
+ * batch b is the matrix at (b * heads + h) * tokens * head_dim); O is host fp32 [batch, tokens, heads * head_dim]
+ * (the out-projection's input rows). head_dim is 32 or 128; batch * heads <= TF_CUDA_ATTENTION_MAX_BH; tokens >= 1.
+ * The operands are copied in, the kernel runs, O is copied out (one scratch area per device, grown on demand,
+ * calls on one device serialized). Thread-safe. */
+int tf_cuda_attention(int ordinal, const uint16_t *Q, const uint16_t *K, const uint16_t *V, int64_t batch, int64_t heads,
+                      int64_t tokens, int64_t head_dim, float *O, char *message, size_t message_size);
+
+/* Device time of the attention kernel alone: the operands copied in once, one launch to warm up (its faults are
+ * reported), then the mean over `iterations` back-to-back launches, timed from a synchronized device to a
+ * synchronized device (host clock). `message` gets the kernel's name on success. For the benchmarks. */
+int tf_cuda_attention_benchmark(int ordinal, const uint16_t *Q, const uint16_t *K, const uint16_t *V, int64_t batch,
+                                int64_t heads, int64_t tokens, int64_t head_dim, int iterations, double *seconds,
+                                char *message, size_t message_size);
+
+/* The attention kernel's launch shape (the same numbers as TF_ATTN_BR and TF_ATTN_THREADS in
+ * kernels/cuda/attention_layout.cuh, which AttentionReferenceTests compares): one CTA of TF_CUDA_ATTENTION_THREADS
+ * threads per TF_CUDA_ATTENTION_BR query rows of one (batch, head), grid (ceil(tokens / BR), batch * heads). */
+#define TF_CUDA_ATTENTION_BR 64
+#define TF_CUDA_ATTENTION_THREADS 128
+#define TF_CUDA_ATTENTION_MAX_BH 65535 /* gridDim.y */
+#define TF_CUDA_ATTENTION_MAX_TOKENS ((int64_t)1 << 30)
+
+/* The CPU reference of the attention kernel (attention_reference.c): exact softmax attention from the same bf16
+ * inputs, computed in double and rounded once to fp32, for query rows row_begin .. row_end - 1 of every (batch,
+ * head) (0 and tokens for all), written into O [batch, tokens, heads * head_dim]; other rows are left as they are.
+ * Any head_dim >= 1. TF_CUDA_OK, or TF_CUDA_EARG for bad arguments or no memory. */
+int tf_cuda_reference_attention(const uint16_t *Q, const uint16_t *K, const uint16_t *V, int64_t batch, int64_t heads,
+                                int64_t tokens, int64_t head_dim, int64_t row_begin, int64_t row_end, float *O);
+
+/* bf16 <-> fp32: round to nearest, ties to even (NaN stays NaN, overflow gives infinity), as torch's
+ * .to(torch.bfloat16) and tf_f32_to_bf16 do; the widening is exact. */
+uint16_t tf_cuda_bf16_from_float(float f);
+float tf_cuda_bf16_to_float(uint16_t h);
+
 #ifdef __cplusplus
 }
 #endif
