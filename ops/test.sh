@@ -7,8 +7,12 @@ cd "$(dirname "$0")/.."
 bash ops/install-system-deps.sh
 # The embedded CUDA fatbin must be what kernels/cuda gives, with no register spills (no GPU needed).
 bash ops/gpu/build-fatbin.sh --check
-# The tiled GEMM's index arithmetic on the host, bit-exact against the reference (no GPU needed; g++).
+# The kernels on the host (no GPU needed; g++): the tiled GEMM's index arithmetic bit-exact against its
+# reference, the norm kernels run through their real host entry points on an emulated libcuda bit for bit,
+# the flash attention's tiling, fragments and online softmax within its tolerance.
 bash ops/gpu/tiled_emulation/run.sh
+bash ops/gpu/norms_emulation/run.sh
+bash ops/gpu/attention_emulation/run.sh
 # The device check's C harnesses (ops/gpu/*_check.c) must build here too, so a device session never finds them broken.
 for harness in ops/gpu/*_check.c; do
     gcc -O2 -std=gnu11 -ffp-contract=off -pthread -Wall -Wno-unknown-pragmas -Werror -ISources/CCUDA/include -ISources/CTernaryKernels/include \
