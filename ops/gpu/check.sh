@@ -40,7 +40,7 @@ if wants kernels; then
                 "$harness" Sources/CCUDA/*.c Sources/CTernaryKernels/*.c -o "/tmp/$name" -ldl -lm >> "$log" 2>&1; then
             say "1 $name: the harness did not build (log.txt)"; failed=1; continue
         fi
-        if timeout 240 "/tmp/$name" >> "$out/kernels.jsonl" 2>> "$log"; then say "1 $name: every comparison matched"
+        if timeout 150 "/tmp/$name" >> "$out/kernels.jsonl" 2>> "$log"; then say "1 $name: every comparison matched"
         else say "1 $name: FAILED (exit $?; see kernels.jsonl)"; failed=1; fi
     done
 fi

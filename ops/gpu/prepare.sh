@@ -30,6 +30,14 @@ ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | while read -r lib; do
     esac
 done
 tar -C .build-gpu -cJf .build-gpu/bundle.tar.xz bundle
+# What travels with the bundle: the tracked tree (and untracked files git does not ignore), 64 MiB in all.
+tree=$( { git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 stat -c %s 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+bundle=$(stat -c %s .build-gpu/bundle.tar.xz)
+echo "the tree is $((tree / 1048576)) MiB, the bundle $((bundle / 1048576)) MiB: $(((tree + bundle) / 1048576)) of the device tool's 64 MiB"
+if (( tree + bundle > 63 * 1048576 )); then
+    echo "the tree and the bundle would pass the device tool's limit: carry less" >&2
+    exit 1
+fi
 echo "wrote .build-gpu/bundle.tar.xz ($(du -h .build-gpu/bundle.tar.xz | cut -f1)): $(ls "$stage/lib" | tr '\n' ' ')"
 mkdir -p .whl
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
