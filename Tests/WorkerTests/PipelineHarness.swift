@@ -66,12 +66,14 @@ final class PipelineHarness {
     @discardableResult
     /// `conninfo` / `brokers` override where it connects; `logLevel` and `metricsPort` (default: any
     /// free port) are the worker's flags.
+    /// `fixedImage` false runs the model `extra` names (or models/default); `environment` adds variables.
     func startWorkerProcess(id: String, delay: Double = 0, idleExit: Double = 4, extra: [String] = [],
                             conninfo: String? = nil, brokers: String? = nil, logLevel: String = "warning",
-                            metricsPort: Int = 0) throws -> Process {
+                            metricsPort: Int = 0, fixedImage: Bool = true, environment: [String: String] = [:]) throws -> Process {
         let p = Process()
         p.executableURL = Self.binary
-        p.arguments = ["worker", "--fixed-image", "--fixed-image-delay", String(delay), "--worker-id", id,
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        p.arguments = ["worker"] + (fixedImage ? ["--fixed-image", "--fixed-image-delay", String(delay)] : []) + ["--worker-id", id,
                        "--exit-when-idle", String(idleExit), "--output", output.path, "--database-url", conninfo ?? self.conninfo,
                        "--brokers", brokers ?? broker.bootstrapServers, "--kafka-property", "session.timeout.ms=6000",
                        "--kafka-property", "heartbeat.interval.ms=500", "--log-level", logLevel,

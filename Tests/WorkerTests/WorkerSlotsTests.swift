@@ -56,6 +56,41 @@ final class WorkerSlotsTests: XCTestCase {
         }
     }
 
+    /// Two slots on one (stand-in) GPU: the shipped model's ternary linears uploaded once, every job done through
+    /// the per-call scratch pool and streams, and a slot count whose scratch cannot fit is refused at start
+    /// naming the figures. The stand-in libcuda (ops/gpu/driver_emulation) runs the kernels as their CPU
+    /// reference; it tests the host side, not the kernels.
+    func testSlotsOnOneCUDADevice() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fake-cuda-slots-\(getpid())").path
+        let build = Process()
+        build.executableURL = URL(fileURLWithPath: "/bin/bash")
+        build.arguments = [PipelineHarness.packageRoot.appendingPathComponent("ops/gpu/driver_emulation/build.sh").path, dir]
+        build.standardOutput = Pipe()
+        try build.run()
+        build.waitUntilExit()
+        XCTAssertEqual(build.terminationStatus, 0)
+        let driver = ["TERNFLUX_CUDA_DRIVER": dir + "/libcuda.so.1"]
+        let model = PipelineHarness.packageRoot.appendingPathComponent("models/default").path
+
+        let h = try PipelineHarness(partitions: 2)
+        let plan = try h.submit((0..<6).map { "gpu slot job \($0)" }, steps: 3)
+        let worker = try h.startWorkerProcess(id: "gpu", idleExit: 4, extra: ["--model", model, "--device", "cuda", "--slots", "2"],
+                                              logLevel: "notice", fixedImage: false, environment: driver)
+        h.waitUntil("all 6 jobs succeeded", timeout: 120) { (try? h.states(plan.batchID)[.succeeded]) == 6 }
+        worker.waitUntilExit()
+        let log = h.workerLog("gpu")
+        XCTAssertEqual(worker.terminationStatus, 0, log)
+        XCTAssertTrue(log.contains("ternary linears on the GPU"), log)
+        XCTAssertFalse(log.contains("fake libcuda:"), log)
+
+        let refused = try h.startWorkerProcess(id: "gpu-too-many", extra: ["--model", model, "--device", "cuda", "--slots", "64"],
+                                               fixedImage: false, environment: driver.merging(["FAKE_LIBCUDA_MEMORY": "50000000"]) { $1 })
+        refused.waitUntilExit()
+        XCTAssertEqual(refused.terminationStatus, 1, h.workerLog("gpu-too-many"))
+        XCTAssertTrue(h.workerLog("gpu-too-many").contains("--slots 64 needs"), h.workerLog("gpu-too-many"))
+        XCTAssertTrue(h.workerLog("gpu-too-many").contains("use --slots"), h.workerLog("gpu-too-many"))
+    }
+
     /// The slots share one FluxImageGenerator: three jobs generated at the same time on models/default give
     /// the bits each gives alone.
     func testConcurrentJobsOnOneModelGiveTheImagesTheyGiveAlone() throws {
