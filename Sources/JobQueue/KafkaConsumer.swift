@@ -153,7 +153,8 @@ public final class KafkaConsumer: @unchecked Sendable {
         return result
     }
 
-    /// Stops fetching from every assigned partition (and from partitions assigned while paused).
+    /// Stops fetching from every assigned partition (and from partitions assigned while paused; partitions
+    /// assigned while not paused are resumed, whatever flag librdkafka kept for them).
     public func pauseAssignment() throws {
         paused = true
         try setPaused(Array(assigned), pause: true)
@@ -231,8 +232,10 @@ public final class KafkaConsumer: @unchecked Sendable {
                 assigned = []
             }
             assigned.formUnion(changed)
-            // A member that is mid-job keeps everything paused, new partitions included.
-            if paused { try? setPaused(changed, pause: true) }
+            // A member that is mid-job keeps everything paused, new partitions included; one that is not resumes
+            // them, because librdkafka keeps a partition's pause flag across a revoke and a re-assignment (a
+            // partition taken away while paused would otherwise come back paused for good).
+            try? setPaused(changed, pause: paused)
             onRebalance?(.assigned(changed))
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let lost = rd_kafka_assignment_lost(rk) != 0
