@@ -123,6 +123,81 @@ void tf_cuda_linear_destroy(tf_cuda_linear *l) {
 
 size_t tf_cuda_linear_device_bytes(const tf_cuda_linear *l) { return l ? l->device_bytes : 0; }
 
+/* One call's kernels, scratch area and launch arguments (for M rows of X); the quantization reads s->x. */
+typedef struct {
+    const tf_cuda_api *d;
+    tf_cuda_linear *l;
+    scratch_area *s;
+    tf_cu_function quantize, gemm;
+    int tiled;
+    int64_t M;
+    tf_cu_deviceptr x, xq, inv, y, w, scale, bias; /* the kernels' pointer arguments, by address in qargs/gargs */
+    void *qargs[5], *gargs[9];
+} layer_call;
+
+/* Loads the kernels (the tiled GEMM unless asked or missing), takes a scratch area sized for M rows and queues
+ * the copy of X into it. On failure the area is released and `message` says why. */
+static int begin_call(const tf_cuda_api *d, tf_cuda_linear *l, const float *X, int64_t M, layer_call *c, char *message,
+                      size_t size) {
+    memset(c, 0, sizeof *c);
+    c->d = d;
+    c->l = l;
+    c->M = M;
+    int status;
+    const char *gemm_name = gemm_kernel_name();
+    if ((status = tf_cuda_kernel(d, l->ordinal, "tf_w2a8_quantize_rows", &c->quantize, message, size)) != TF_CUDA_OK) return status;
+    if (tf_cuda_kernel(d, l->ordinal, gemm_name, &c->gemm, message, size) != TF_CUDA_OK) {
+        gemm_name = "tf_w2a8_gemm";
+        if ((status = tf_cuda_kernel(d, l->ordinal, gemm_name, &c->gemm, message, size)) != TF_CUDA_OK) return status;
+    }
+    c->tiled = strcmp(gemm_name, "tf_w2a8_gemm_tiled") == 0;
+    scratch_area *s = acquire_scratch(d, l->ordinal, &status);
+    if (!s) {
+        tf_cuda_set_message(message, size, status ? "cuStreamCreate failed on CUDA device %d: %s" : "CUDA device %d: more than %d layer calls at once",
+                            l->ordinal, status ? tf_cuda_error_name(status) : "", MAX_SCRATCH);
+        return TF_CUDA_ECALL;
+    }
+    c->s = s;
+    const size_t bytes_x = sizeof(float) * (size_t)(M * l->K);
+    int r = 0;
+    const char *call = NULL;
+    if ((r = grow(d, &s->x, &s->x_bytes, bytes_x)) || (r = grow(d, &s->xq, &s->xq_bytes, (size_t)(M * l->KP))) ||
+        (r = grow(d, &s->inv, &s->inv_bytes, sizeof(float) * (size_t)M)) ||
+        (r = grow(d, &s->y, &s->y_bytes, sizeof(float) * (size_t)(M * l->N))))
+        call = "cuMemAlloc (activation scratch)";
+    else if ((r = d->memcpy_htod_async(s->x, X, bytes_x, s->stream)))
+        call = "cuMemcpyHtoDAsync";
+    if (call) {
+        release_scratch(s);
+        tf_cuda_set_message(message, size, "%s failed on CUDA device %d (M=%lld K=%lld N=%lld): %s", call, l->ordinal, (long long)M,
+                            (long long)l->K, (long long)l->N, tf_cuda_error_name(r));
+        return TF_CUDA_ECALL;
+    }
+    c->x = s->x, c->xq = s->xq, c->inv = s->inv, c->y = s->y, c->w = l->w, c->scale = l->scale, c->bias = l->bias;
+    void *qargs[] = {&c->x, &l->K, &l->KP, &c->xq, &c->inv};
+    void *gargs[] = {&c->xq, &c->inv, &c->M, &l->KP, &c->w, &c->scale, &c->bias, &l->N, &c->y};
+    memcpy(c->qargs, qargs, sizeof qargs);
+    memcpy(c->gargs, gargs, sizeof gargs);
+    return TF_CUDA_OK;
+}
+
+static int launch_quantize(const layer_call *c) {
+    return c->d->launch_kernel(c->quantize, (unsigned)c->M, 1, 1, 256, 1, 1, 0, c->s->stream, (void **)c->qargs, NULL);
+}
+
+/* The GEMM on the grid of its kernel's tile: 128 × 256 tiled, 16 × 8 (one warp) simple. */
+static int launch_gemm(const layer_call *c) {
+    const int64_t M = c->M, N = c->l->N;
+    unsigned grid_x = c->tiled ? (unsigned)((N + TF_CUDA_TILED_BN - 1) / TF_CUDA_TILED_BN) : (unsigned)((N + 7) / 8);
+    unsigned grid_y = c->tiled ? (unsigned)((M + TF_CUDA_TILED_BM - 1) / TF_CUDA_TILED_BM) : (unsigned)((M + 15) / 16);
+    unsigned threads = c->tiled ? TF_CUDA_TILED_THREADS : 32;
+    return c->d->launch_kernel(c->gemm, grid_x, grid_y, 1, threads, 1, 1, 0, c->s->stream, (void **)c->gargs, NULL);
+}
+
+static const char *gemm_launch_name(const layer_call *c) {
+    return c->tiled ? "cuLaunchKernel(tf_w2a8_gemm_tiled)" : "cuLaunchKernel(tf_w2a8_gemm)";
+}
+
 int tf_cuda_linear_apply(tf_cuda_linear *l, const float *X, int64_t M, float *Y, char *message, size_t size) {
     int status;
     const tf_cuda_api *d = tf_cuda_driver(message, size, &status);
@@ -132,50 +207,22 @@ int tf_cuda_linear_apply(tf_cuda_linear *l, const float *X, int64_t M, float *Y,
                             (long long)TF_CUDA_MAX_ROWS);
         return TF_CUDA_EARG;
     }
-    tf_cu_function quantize, gemm;
-    const char *gemm_name = gemm_kernel_name();
-    if ((status = tf_cuda_kernel(d, l->ordinal, "tf_w2a8_quantize_rows", &quantize, message, size)) != TF_CUDA_OK) return status;
-    if (tf_cuda_kernel(d, l->ordinal, gemm_name, &gemm, message, size) != TF_CUDA_OK) {
-        gemm_name = "tf_w2a8_gemm";
-        if ((status = tf_cuda_kernel(d, l->ordinal, gemm_name, &gemm, message, size)) != TF_CUDA_OK) return status;
-    }
-    scratch_area *s = acquire_scratch(d, l->ordinal, &status);
-    if (!s) {
-        tf_cuda_set_message(message, size, status ? "cuStreamCreate failed on CUDA device %d: %s" : "CUDA device %d: more than %d layer calls at once",
-                            l->ordinal, status ? tf_cuda_error_name(status) : "", MAX_SCRATCH);
-        return TF_CUDA_ECALL;
-    }
-    int64_t N = l->N, K = l->K, KP = l->KP;
-    const size_t bytes_x = sizeof(float) * (size_t)(M * K), bytes_xq = (size_t)(M * KP), bytes_inv = sizeof(float) * (size_t)M,
-                 bytes_y = sizeof(float) * (size_t)(M * N);
+    layer_call c;
+    if ((status = begin_call(d, l, X, M, &c, message, size)) != TF_CUDA_OK) return status;
     int r = 0;
     const char *call = NULL;
-    if ((r = grow(d, &s->x, &s->x_bytes, bytes_x)) || (r = grow(d, &s->xq, &s->xq_bytes, bytes_xq)) ||
-        (r = grow(d, &s->inv, &s->inv_bytes, bytes_inv)) || (r = grow(d, &s->y, &s->y_bytes, bytes_y)))
-        call = "cuMemAlloc (activation scratch)";
-    else if ((r = d->memcpy_htod_async(s->x, X, bytes_x, s->stream)))
-        call = "cuMemcpyHtoDAsync";
-    else {
-        tf_cu_deviceptr x = s->x, xq = s->xq, inv = s->inv, y = s->y, w = l->w, scale = l->scale, bias = l->bias;
-        void *qargs[] = {&x, &K, &KP, &xq, &inv};
-        void *gargs[] = {&xq, &inv, &M, &KP, &w, &scale, &bias, &N, &y};
-        int tiled = strcmp(gemm_name, "tf_w2a8_gemm_tiled") == 0;
-        unsigned grid_x = tiled ? (unsigned)((N + TF_CUDA_TILED_BN - 1) / TF_CUDA_TILED_BN) : (unsigned)((N + 7) / 8);
-        unsigned grid_y = tiled ? (unsigned)((M + TF_CUDA_TILED_BM - 1) / TF_CUDA_TILED_BM) : (unsigned)((M + 15) / 16);
-        unsigned threads = tiled ? TF_CUDA_TILED_THREADS : 32;
-        if ((r = d->launch_kernel(quantize, (unsigned)M, 1, 1, 256, 1, 1, 0, s->stream, qargs, NULL)))
-            call = "cuLaunchKernel(tf_w2a8_quantize_rows)";
-        else if ((r = d->launch_kernel(gemm, grid_x, grid_y, 1, threads, 1, 1, 0, s->stream, gargs, NULL)))
-            call = tiled ? "cuLaunchKernel(tf_w2a8_gemm_tiled)" : "cuLaunchKernel(tf_w2a8_gemm)";
-        else if ((r = d->memcpy_dtoh_async(Y, y, bytes_y, s->stream)))
-            call = "cuMemcpyDtoHAsync";
-        else if ((r = d->stream_synchronize(s->stream))) /* reports the kernels' faults */
-            call = "cuStreamSynchronize (after the W2A8 kernels)";
-    }
-    release_scratch(s);
+    if ((r = launch_quantize(&c)))
+        call = "cuLaunchKernel(tf_w2a8_quantize_rows)";
+    else if ((r = launch_gemm(&c)))
+        call = gemm_launch_name(&c);
+    else if ((r = d->memcpy_dtoh_async(Y, c.y, sizeof(float) * (size_t)(M * l->N), c.s->stream)))
+        call = "cuMemcpyDtoHAsync";
+    else if ((r = d->stream_synchronize(c.s->stream))) /* reports the kernels' faults */
+        call = "cuStreamSynchronize (after the W2A8 kernels)";
+    release_scratch(c.s);
     if (call) {
         tf_cuda_set_message(message, size, "%s failed on CUDA device %d (M=%lld K=%lld N=%lld): %s", call, l->ordinal, (long long)M,
-                            (long long)K, (long long)N, tf_cuda_error_name(r));
+                            (long long)l->K, (long long)l->N, tf_cuda_error_name(r));
         return TF_CUDA_ECALL;
     }
     return TF_CUDA_OK;
@@ -199,45 +246,23 @@ int tf_cuda_linear_benchmark(tf_cuda_linear *l, const float *X, int64_t M, int i
     status = tf_cuda_linear_apply(l, X, M, y, message, size);
     free(y);
     if (status != TF_CUDA_OK) return status;
-    tf_cu_function quantize, gemm;
-    const char *gemm_name = gemm_kernel_name();
-    if ((status = tf_cuda_kernel(d, l->ordinal, "tf_w2a8_quantize_rows", &quantize, message, size)) != TF_CUDA_OK) return status;
-    if (tf_cuda_kernel(d, l->ordinal, gemm_name, &gemm, message, size) != TF_CUDA_OK) {
-        gemm_name = "tf_w2a8_gemm";
-        if ((status = tf_cuda_kernel(d, l->ordinal, gemm_name, &gemm, message, size)) != TF_CUDA_OK) return status;
-    }
-    /* The benchmark's own scratch area: the same sizes as the call above grew, X copied in once. */
-    scratch_area *s = acquire_scratch(d, l->ordinal, &status);
-    if (!s) {
-        tf_cuda_set_message(message, size, "CUDA device %d: no scratch area for the benchmark", l->ordinal);
-        return TF_CUDA_ECALL;
-    }
-    int64_t N = l->N, K = l->K, KP = l->KP;
+    /* Then the kernels alone on a scratch area of their own, X copied in once. */
+    layer_call c;
+    if ((status = begin_call(d, l, X, M, &c, message, size)) != TF_CUDA_OK) return status;
     int r = 0;
     const char *call = NULL;
-    if ((r = grow(d, &s->x, &s->x_bytes, sizeof(float) * (size_t)(M * K))) || (r = grow(d, &s->xq, &s->xq_bytes, (size_t)(M * KP))) ||
-        (r = grow(d, &s->inv, &s->inv_bytes, sizeof(float) * (size_t)M)) || (r = grow(d, &s->y, &s->y_bytes, sizeof(float) * (size_t)(M * N))))
-        call = "cuMemAlloc (activation scratch)";
-    else if ((r = d->memcpy_htod_async(s->x, X, sizeof(float) * (size_t)(M * K), s->stream)) || (r = d->stream_synchronize(s->stream)))
-        call = "cuMemcpyHtoDAsync";
-    tf_cu_deviceptr x = s->x, xq = s->xq, inv = s->inv, yd = s->y, w = l->w, scale = l->scale, bias = l->bias;
-    void *qargs[] = {&x, &K, &KP, &xq, &inv};
-    void *gargs[] = {&xq, &inv, &M, &KP, &w, &scale, &bias, &N, &yd};
-    int tiled = strcmp(gemm_name, "tf_w2a8_gemm_tiled") == 0;
-    unsigned grid_x = tiled ? (unsigned)((N + TF_CUDA_TILED_BN - 1) / TF_CUDA_TILED_BN) : (unsigned)((N + 7) / 8);
-    unsigned grid_y = tiled ? (unsigned)((M + TF_CUDA_TILED_BM - 1) / TF_CUDA_TILED_BM) : (unsigned)((M + 15) / 16);
-    unsigned threads = tiled ? TF_CUDA_TILED_THREADS : 32;
+    if ((r = d->stream_synchronize(c.s->stream))) call = "cuStreamSynchronize (the copy of X)";
     struct timespec t0, t1, t2;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; !call && i < iterations; i++)
-        if ((r = d->launch_kernel(quantize, (unsigned)M, 1, 1, 256, 1, 1, 0, s->stream, qargs, NULL))) call = "cuLaunchKernel(tf_w2a8_quantize_rows)";
-    if (!call && (r = d->stream_synchronize(s->stream))) call = "cuStreamSynchronize (quantize)";
+        if ((r = launch_quantize(&c))) call = "cuLaunchKernel(tf_w2a8_quantize_rows)";
+    if (!call && (r = d->stream_synchronize(c.s->stream))) call = "cuStreamSynchronize (quantize)";
     clock_gettime(CLOCK_MONOTONIC, &t1);
     for (int i = 0; !call && i < iterations; i++)
-        if ((r = d->launch_kernel(gemm, grid_x, grid_y, 1, threads, 1, 1, 0, s->stream, gargs, NULL))) call = "cuLaunchKernel(W2A8 GEMM)";
-    if (!call && (r = d->stream_synchronize(s->stream))) call = "cuStreamSynchronize (GEMM)";
+        if ((r = launch_gemm(&c))) call = gemm_launch_name(&c);
+    if (!call && (r = d->stream_synchronize(c.s->stream))) call = "cuStreamSynchronize (GEMM)";
     clock_gettime(CLOCK_MONOTONIC, &t2);
-    release_scratch(s);
+    release_scratch(c.s);
     if (call) {
         tf_cuda_set_message(message, size, "%s failed on CUDA device %d: %s", call, l->ordinal, tf_cuda_error_name(r));
         return TF_CUDA_ECALL;
@@ -246,7 +271,7 @@ int tf_cuda_linear_benchmark(tf_cuda_linear *l, const float *X, int64_t M, int i
     double b = (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) * 1e-9;
     if (quantize_seconds) *quantize_seconds = a / iterations;
     if (gemm_seconds) *gemm_seconds = b / iterations;
-    tf_cuda_set_message(message, size, "%s", gemm_name);
+    tf_cuda_set_message(message, size, "%s", c.tiled ? "tf_w2a8_gemm_tiled" : "tf_w2a8_gemm");
     return TF_CUDA_OK;
 }
 
