@@ -8,7 +8,7 @@ import XCTest
 /// pool and streams, the transformer's placement, the commands and their errors. The kernels themselves are
 /// the device check's (ops/gpu/check.sh).
 final class CUDAHostPathTests: XCTestCase {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = TernfluxCommand.root
     static let fakeDriver: String = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fake-cuda-\(getpid())").path
         let p = Process()
@@ -21,24 +21,11 @@ final class CUDAHostPathTests: XCTestCase {
         return dir + "/libcuda.so.1"
     }()
 
+    /// `fake` nil: the real driver lookup; else the stand-in driver with these extra variables.
     func run(_ arguments: [String], fake: [String: String]? = [:]) throws -> (status: Int32, log: String) {
-        let p = Process()
-        p.executableURL = Self.root.appendingPathComponent(".build/debug/ternflux")
-        p.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "TERNFLUX_DEVICE")
-        if let fake {
-            env["TERNFLUX_CUDA_DRIVER"] = Self.fakeDriver
-            for (k, v) in fake { env[k] = v }
-        }
-        p.environment = env
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        try p.run()
-        let data = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let driver = fake.map { $0.merging(["TERNFLUX_CUDA_DRIVER": Self.fakeDriver]) { $1 } } ?? [:]
+        let (status, log) = try TernfluxCommand.run(arguments, environment: driver, removing: ["TERNFLUX_DEVICE"])
+        return (status, log)
     }
 
     func temporary(_ name: String) -> URL {

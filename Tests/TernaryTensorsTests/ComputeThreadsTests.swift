@@ -27,22 +27,9 @@ final class ComputeThreadsTests: XCTestCase {
     /// The command line refuses a bad value before any command runs (exit 64, the variable named), and a good
     /// one runs a real generation with one thread.
     func testTheCommandChecksTheVariable() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let binary = root.appendingPathComponent(".build/debug/ternflux")
+        let root = TernfluxCommand.root
         func run(_ value: String, _ arguments: [String]) throws -> (Int32, String) {
-            let p = Process()
-            p.executableURL = binary
-            p.arguments = arguments
-            var env = ProcessInfo.processInfo.environment
-            env["TERNFLUX_THREADS"] = value
-            p.environment = env
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = Pipe()
-            try p.run()
-            let data = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+            try TernfluxCommand.run(arguments, environment: ["TERNFLUX_THREADS": value])
         }
         let (bad, message) = try run("two", ["--version"])
         XCTAssertEqual(bad, 64)

@@ -64,26 +64,12 @@ final class DeviceChoiceTests: XCTestCase {
     /// `--mode f32` with `cuda` is refused; `auto` without a driver generates on the CPU and says so; a library
     /// that is not a driver (TERNFLUX_CUDA_DRIVER, for this test) is named with what it lacks.
     func testTheCommandLine() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let binary = root.appendingPathComponent(".build/debug/ternflux")
+        let root = TernfluxCommand.root
         let model = root.appendingPathComponent("models/default").path
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("device-\(UUID().uuidString).png")
         defer { try? FileManager.default.removeItem(at: out) }
         func run(_ arguments: [String], environment extra: [String: String] = [:]) throws -> (Int32, String) {
-            let p = Process()
-            p.executableURL = binary
-            p.arguments = arguments
-            var env = ProcessInfo.processInfo.environment
-            env.removeValue(forKey: "TERNFLUX_DEVICE")
-            for (k, v) in extra { env[k] = v }
-            p.environment = env
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = Pipe()
-            try p.run()
-            let data = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+            try TernfluxCommand.run(arguments, environment: extra, removing: ["TERNFLUX_DEVICE"])
         }
         let generate = ["generate", "a red circle", "--model", model, "--steps", "2", "--out", out.path]
         var (status, log) = try run(generate + ["--device", "gpu"])
