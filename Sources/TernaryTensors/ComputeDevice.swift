@@ -46,14 +46,14 @@ public enum DeviceChoice: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The command line's value if given, else the environment's, else `auto`.
-    public init(option: String?, environment: [String: String]) throws {
+    /// The command line's value if given, else the environment's, else `fallback`.
+    public init(option: String?, environment: [String: String], fallback: DeviceChoice = .auto) throws {
         if let option {
             self = try DeviceChoice(parsing: option, source: "--device")
         } else if let value = environment[Self.environmentVariable], !value.isEmpty {
             self = try DeviceChoice(parsing: value, source: Self.environmentVariable)
         } else {
-            self = .auto
+            self = fallback
         }
     }
 

@@ -16,9 +16,9 @@ struct DeviceOption: ParsableArguments {
     var device: String?
 
     func choice() throws -> DeviceChoice {
-        let environment = ProcessInfo.processInfo.environment
-        if device == nil, (environment[DeviceChoice.environmentVariable] ?? "").isEmpty { return Self.defaultChoice }
-        do { return try DeviceChoice(option: device, environment: environment) } catch { throw ValidationError("\(error)") }
+        do {
+            return try DeviceChoice(option: device, environment: ProcessInfo.processInfo.environment, fallback: Self.defaultChoice)
+        } catch { throw ValidationError("\(error)") }
     }
 
     func validate() throws { _ = try choice() }

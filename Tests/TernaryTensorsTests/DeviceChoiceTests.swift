@@ -24,6 +24,8 @@ final class DeviceChoiceTests: XCTestCase {
         XCTAssertEqual(try DeviceChoice(option: nil, environment: ["TERNFLUX_DEVICE": "cuda:1"]), .cuda(1))
         XCTAssertEqual(try DeviceChoice(option: nil, environment: ["TERNFLUX_DEVICE": ""]), .auto)
         XCTAssertEqual(try DeviceChoice(option: nil, environment: [:]), .auto)
+        XCTAssertEqual(try DeviceChoice(option: nil, environment: ["TERNFLUX_DEVICE": ""], fallback: .cpu), .cpu)
+        XCTAssertEqual(try DeviceChoice(option: nil, environment: ["TERNFLUX_DEVICE": "auto"], fallback: .cpu), .auto)
         XCTAssertThrowsError(try DeviceChoice(option: nil, environment: ["TERNFLUX_DEVICE": "tpu"])) { error in
             XCTAssertEqual("\(error)", "TERNFLUX_DEVICE 'tpu' is not a device: use cpu, cuda, cuda:N or auto")
         }
