@@ -76,8 +76,9 @@ public final class CUDATernaryLinear: LinearLayer, @unchecked Sendable {
     }
 }
 
-/// Errors of CUDA layer calls since the last `take` (per process): the first message and how many calls
-/// failed. The pipeline takes them after each run and throws when there were any.
+/// Errors of CUDA layer calls since the last `take`, per device and per calling thread: the first message and
+/// how many calls failed. A forward pass calls its layers on its own thread and takes that thread's failures
+/// at its end, so with several slots on one device a failure fails the job whose layer failed, not another.
 public enum CUDAFailures {
     public struct Failure: Error, CustomStringConvertible, Equatable {
         public let ordinal: Int
@@ -88,21 +89,28 @@ public enum CUDAFailures {
         }
     }
 
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var pending: [Int: (String, Int)] = [:]
+    private struct Key: Hashable {
+        let ordinal: Int
+        let thread: UInt
+        init(_ ordinal: Int) { self.ordinal = ordinal; thread = UInt(pthread_self()) } // pthread_t: unsigned long on Linux
+    }
 
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var pending: [Key: (String, Int)] = [:]
+
+    /// A failed call on device `ordinal`, made on this thread.
     static func record(ordinal: Int, _ message: String) {
         lock.lock()
         defer { lock.unlock() }
-        let (first, count) = pending[ordinal] ?? (message, 0)
-        pending[ordinal] = (first, count + 1)
+        let (first, count) = pending[Key(ordinal)] ?? (message, 0)
+        pending[Key(ordinal)] = (first, count + 1)
     }
 
-    /// The failures recorded on device `ordinal` since the last call, cleared.
+    /// The failures this thread's calls on device `ordinal` recorded since its last `take`, cleared.
     public static func take(ordinal: Int) -> Failure? {
         lock.lock()
         defer { lock.unlock() }
-        guard let (first, count) = pending.removeValue(forKey: ordinal) else { return nil }
+        guard let (first, count) = pending.removeValue(forKey: Key(ordinal)) else { return nil }
         return Failure(ordinal: ordinal, firstMessage: first, count: count)
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import TernaryTensors
+@testable import TernaryTensors
 import XCTest
 
 /// `--device` / TERNFLUX_DEVICE: the forms accepted and refused, and what each resolves to on this machine.
@@ -100,5 +100,27 @@ final class DeviceChoiceTests: XCTestCase {
         XCTAssertEqual(status, 0, log)
         XCTAssertTrue(log.contains("device: cpu (auto: no usable CUDA device: no NVIDIA driver"), log)
         XCTAssertTrue(FileManager.default.fileExists(atPath: out.path))
+    }
+}
+
+/// GPU call failures belong to the thread that made the calls (one slot's forward pass), not to the device.
+final class CUDAFailuresTests: XCTestCase {
+    func testAFailureIsTakenByTheThreadThatRecordedIt() {
+        let recorded = DispatchSemaphore(value: 0), checked = DispatchSemaphore(value: 0)
+        let other = Thread {
+            CUDAFailures.record(ordinal: 3, "first")
+            CUDAFailures.record(ordinal: 3, "second")
+            recorded.signal()
+            checked.wait()
+            let failure = CUDAFailures.take(ordinal: 3)
+            XCTAssertEqual(failure, CUDAFailures.Failure(ordinal: 3, firstMessage: "first", count: 2))
+            XCTAssertNil(CUDAFailures.take(ordinal: 3))
+            recorded.signal()
+        }
+        other.start()
+        recorded.wait()
+        XCTAssertNil(CUDAFailures.take(ordinal: 3), "another thread's failure taken here")
+        checked.signal()
+        recorded.wait()
     }
 }
