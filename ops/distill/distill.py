@@ -582,13 +582,16 @@ def stage2(setup, teacher, student, text, work, args):
     step = 0
     ck = d / "ckpt.pt"
     history = []
+    ema = EMA(student, args.stage2_ema) if args.stage2_ema > 0 else None
     if ck.exists():
         c = torch.load(ck, weights_only=False)
         student.load_state_dict(c["student"]); opt.load_state_dict(c["opt"]); sched.load_state_dict(c["sched"])
         step = c["step"]; g.set_state(c["gen"]); history = c["history"]
+        if ema is not None:
+            ema.load(c.get("ema"), step)
         log(f"stage2: resumed at step {step}")
     if step >= steps:
-        return student, history
+        return (ema.apply(student) if ema is not None else student), history
     neg = text["negative_index"]
     per_round = max(1, math.ceil(steps / args.stage2_rounds))
     params = [p for p in student.parameters() if p.requires_grad]
@@ -611,7 +614,8 @@ def stage2(setup, teacher, student, text, work, args):
                     prev.unlink()
                 # the generator's state after the rollouts is saved with the next checkpoint
                 atomic_save({"student": student.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                             "step": step, "gen": g.get_state(), "history": history}, ck)
+                             "step": step, "gen": g.get_state(), "history": history,
+                             "ema": ema.state() if ema is not None else None}, ck)
             student.train()
         rows = torch.randint(0, data["x"].shape[0], (args.stage2_batch,), generator=g)
         x = data["x"][rows].to(dev, dt)
@@ -635,6 +639,8 @@ def stage2(setup, teacher, student, text, work, args):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step(); sched.step()
+        if ema is not None:
+            ema.update(student, step)
         if step % 25 == 0 or step == steps - 1:
             history.append({"step": step, "loss": loss.item(), "cond": l_c.item(), "uncond": l_u.item(),
                             "diff": l_d.item(), "seconds": round(time.time() - t0, 1)})
@@ -646,9 +652,47 @@ def stage2(setup, teacher, student, text, work, args):
                     f"({time.time() - t0:.0f}s)")
         if (step + 1) % args.checkpoint_every == 0 or step + 1 == steps:
             atomic_save({"student": student.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                         "step": step + 1, "gen": g.get_state(), "history": history}, ck)
+                         "step": step + 1, "gen": g.get_state(), "history": history,
+                         "ema": ema.state() if ema is not None else None}, ck)
             maybe_die(args, "stage2", step + 1)
-    return student, history
+    return (ema.apply(student) if ema is not None else student), history
+
+
+class EMA:
+    """Exponential moving average of the trained parameters (latent ternary weights, scales, biases, norms; the
+    full-precision layers with --train-full-precision). The exported student is the average's: its codes are
+    round(W_ema / s_ema). The decay ramps as min(decay, (1 + t) / (10 + t)) so early steps do not dominate.
+    Rollouts and the loss use the live student; only the result is averaged."""
+
+    def __init__(self, model, decay):
+        self.decay = decay
+        self.shadow = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    def state(self):
+        return {n: t.clone() for n, t in self.shadow.items()}
+
+    def load(self, saved, step):
+        if saved is None:
+            raise SystemExit(f"stage2: the checkpoint at step {step} was written without --stage2-ema; rerun with "
+                             "the flags it was started with (or remove the work folder's stage2/)")
+        if set(saved) != set(self.shadow):
+            raise SystemExit("stage2: the checkpoint's averaged parameters do not match this run's trained set "
+                             "(--train-full-precision changed?)")
+        self.shadow = saved
+
+    @torch.no_grad()
+    def update(self, model, step):
+        d = min(self.decay, (1 + step) / (10 + step))
+        for n, p in model.named_parameters():
+            if n in self.shadow:
+                self.shadow[n].mul_(d).add_(p.detach(), alpha=1 - d)
+
+    @torch.no_grad()
+    def apply(self, model):
+        for n, p in model.named_parameters():
+            if n in self.shadow:
+                p.copy_(self.shadow[n])
+        return model
 
 
 def maybe_die(args, stage, step):
@@ -796,6 +840,8 @@ def parse_args(argv=None):
     ap.add_argument("--stage2-warmup", type=int, default=50)
     ap.add_argument("--stage2-rounds", type=int, default=4, help="on-policy rollout rounds")
     ap.add_argument("--stage2-prompts", type=int, default=256, help="student rollouts per round")
+    ap.add_argument("--stage2-ema", type=float, default=0.0,
+                    help="export the exponential moving average of the stage-2 parameters with this decay (0: off)")
     ap.add_argument("--diff-weight", type=float, default=1.0, help="weight of the (cond - uncond) term")
     ap.add_argument("--train-full-precision", action="store_true",
                     help="stage 2 also trains embedders, norm_out, proj_out (they stay full precision in the file)")

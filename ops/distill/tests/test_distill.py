@@ -4,8 +4,9 @@
   - the ternary layer set: every nn.Linear inside the double and single blocks, nothing outside them;
   - the export: ternary weights exactly scale * {-1, 0, +1}, scales equal to the trained parameters bit for bit,
     and the exported folder loads in diffusers and gives the student's velocity;
+  - the export of a --stage2-ema run is the parameter average, not the last step;
   - resume: a run killed right after a stage-1 checkpoint and again after a stage-2 checkpoint, then rerun,
-    exports bit for bit what an uninterrupted run exports.
+    exports bit for bit what an uninterrupted run exports (the EMA included).
 
     python3 ops/distill/tests/test_distill.py            (or: bash ops/distill/test.sh)
 """
@@ -29,7 +30,7 @@ TINY = ROOT / "Tests" / "Fixtures" / "tiny-flux"
 FLAGS = ["--height", "64", "--width", "64", "--steps", "3", "--cfg", "2", "--max-sequence-length", "16",
          "--traj-prompts", "4", "--traj-batch", "2", "--cache-batch", "8", "--stage1-steps", "12", "--stage1-batch", "8",
          "--stage2-steps", "12", "--stage2-batch", "4", "--stage2-rounds", "2", "--stage2-prompts", "2",
-         "--checkpoint-every", "5", "--threads", "1", "--train-full-precision"]
+         "--checkpoint-every", "5", "--threads", "1", "--train-full-precision", "--stage2-ema", "0.9"]
 
 
 def run_distill(out, work, prompts, env_extra=None):
@@ -91,7 +92,12 @@ class DistillTests(unittest.TestCase):
         from safetensors import safe_open
         from diffusers import FluxTransformer2DModel
         work = self.tmp / "full.work"
-        state = torch.load(work / "stage2" / "ckpt.pt", weights_only=False)["student"]
+        ck = torch.load(work / "stage2" / "ckpt.pt", weights_only=False)
+        state = dict(ck["student"])
+        # --stage2-ema: the export is the average of the trained parameters, not the last step's
+        self.assertTrue(set(ck["ema"]) and set(ck["ema"]) <= set(state))
+        self.assertTrue(any(not torch.equal(state[k], v) for k, v in ck["ema"].items()))
+        state.update(ck["ema"])
         with safe_open(str(self.tmp / "full" / "transformer" / "diffusion_pytorch_model.safetensors"), "pt") as f, \
                 safe_open(str(work / "trained_scales.safetensors"), "pt") as t:
             scales = [k for k in f.keys() if k.endswith(".weight_scale")]
