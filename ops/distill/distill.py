@@ -80,14 +80,23 @@ def write_json(path, obj):
 # --------------------------------------------------------------------------------------------------------------
 # Ternary linear: W_eff = s * clamp(round(W / s), -1, 1), straight-through round, learnable s (LSQ / EfficientQAT)
 
-class RoundSTE(torch.autograd.Function):
+class TernaryCodeSTE(torch.autograd.Function):
+    """clamp(round(u), -1, 1) forward (round half to even, as the Swift quantizer); backward the straight-through
+    gradient wherever the rounded value lies in [-1, 1] (|u| < 1.5, and u = ±1.5 where it rounds to ±2 blocked),
+    zero outside. Written out rather than composed from torch.clamp: torch 2.15 made clamp's gradient zero *at* the
+    bounds, so round-then-clamp gave every weight whose code is ±1 no gradient at all — only the zeros trained
+    (a stage-1 student with 2.2x the velocity error of torch 2.13's, docs/distillation.md)."""
+
     @staticmethod
-    def forward(ctx, x):
-        return torch.round(x)          # half to even, as the Swift quantizer
+    def forward(ctx, u):
+        r = torch.round(u)
+        ctx.save_for_backward(r.abs() <= 1)
+        return torch.clamp(r, -1, 1)
 
     @staticmethod
     def backward(ctx, g):
-        return g
+        (inside,) = ctx.saved_tensors
+        return torch.where(inside, g, torch.zeros_like(g))      # as clamp's backward before torch 2.15
 
 
 def absmean_scale(w):
@@ -110,8 +119,7 @@ class TernaryLinear(nn.Module):
 
     def effective_weight(self):
         s = self.scale.clamp_min(1e-8)
-        q = torch.clamp(RoundSTE.apply(self.weight / s[:, None]), -1, 1)
-        return q * s[:, None]
+        return TernaryCodeSTE.apply(self.weight / s[:, None]) * s[:, None]
 
     def forward(self, x):
         w = self.effective_weight()

@@ -88,6 +88,26 @@ class DistillTests(unittest.TestCase):
         g = w.abs().mean(dim=1).clamp_min(1e-5)
         self.assertTrue(torch.equal(m.effective_weight().detach(), torch.clamp(torch.round(w / g[:, None]), -1, 1) * g[:, None]))
 
+    def test_ternary_gradient_passes_codes_of_both_signs(self):
+        """The straight-through gradient reaches every weight whose rounded value is in [-1, 1] — the ±1 codes
+        included (composed from torch.clamp, torch 2.15 gave those none) — and no weight that rounds beyond."""
+        lin = torch.nn.Linear(4, 2, bias=False)
+        with torch.no_grad():
+            lin.weight.copy_(torch.tensor([[-2.0, -1.0, 0.2, 1.4], [1.6, 0.0, -1.45, 1.5]]))
+        m = distill.TernaryLinear(lin)
+        with torch.no_grad():
+            m.scale.fill_(1.0)
+        m.effective_weight().sum().backward()
+        # codes: round half to even, clamped: [-1, -1, 0, 1], [1, 0, -1, 1]; 1.5 rounds to 2 (outside), 2.5 not used
+        self.assertEqual(m.codes().tolist(), [[-1, -1, 0, 1], [1, 0, -1, 1]])
+        self.assertEqual(m.weight.grad.tolist(), [[0, 1, 1, 1], [0, 1, 1, 0]])
+        # the scale's gradient (LSQ): d/ds of s * q(W/s) summed over the row, with q's straight-through part
+        w, s = m.weight.detach(), torch.ones(2)
+        q = torch.clamp(torch.round(w / s[:, None]), -1, 1)
+        inside = (torch.round(w / s[:, None]).abs() <= 1).float()
+        expected = (q - inside * w / s[:, None]).sum(dim=1)
+        self.assertTrue(torch.allclose(m.scale.grad, expected), (m.scale.grad, expected))
+
     def test_export_holds_trained_scales_exactly(self):
         from safetensors import safe_open
         from diffusers import FluxTransformer2DModel
