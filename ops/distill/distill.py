@@ -591,6 +591,16 @@ def stage2(setup, teacher, student, text, work, args):
     ck = d / "ckpt.pt"
     history = []
     ema = EMA(student, args.stage2_ema) if args.stage2_ema > 0 else None
+
+    def save(at_step):
+        atomic_save({"student": student.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                     "step": at_step, "gen": g.get_state(), "history": history,
+                     "ema": ema.shadow if ema is not None else None}, ck)
+
+    def result():
+        """The student stage 2 hands on: the average's parameters with --stage2-ema, else the last step's."""
+        return (ema.apply(student) if ema is not None else student), history
+
     if ck.exists():
         c = torch.load(ck, weights_only=False)
         student.load_state_dict(c["student"]); opt.load_state_dict(c["opt"]); sched.load_state_dict(c["sched"])
@@ -599,7 +609,7 @@ def stage2(setup, teacher, student, text, work, args):
             ema.load(c.get("ema"), step)
         log(f"stage2: resumed at step {step}")
     if step >= steps:
-        return (ema.apply(student) if ema is not None else student), history
+        return result()
     neg = text["negative_index"]
     per_round = max(1, math.ceil(steps / args.stage2_rounds))
     params = [p for p in student.parameters() if p.requires_grad]
@@ -621,9 +631,7 @@ def stage2(setup, teacher, student, text, work, args):
                 if prev.exists():
                     prev.unlink()
                 # the generator's state after the rollouts is saved with the next checkpoint
-                atomic_save({"student": student.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                             "step": step, "gen": g.get_state(), "history": history,
-                             "ema": ema.state() if ema is not None else None}, ck)
+                save(step)
             student.train()
         rows = torch.randint(0, data["x"].shape[0], (args.stage2_batch,), generator=g)
         x = data["x"][rows].to(dev, dt)
@@ -659,11 +667,9 @@ def stage2(setup, teacher, student, text, work, args):
                 log(f"stage2 step {step}/{steps}: cond {l_c.item():.4f} uncond {l_u.item():.4f} diff {l_d.item():.4f} "
                     f"({time.time() - t0:.0f}s)")
         if (step + 1) % args.checkpoint_every == 0 or step + 1 == steps:
-            atomic_save({"student": student.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                         "step": step + 1, "gen": g.get_state(), "history": history,
-                         "ema": ema.state() if ema is not None else None}, ck)
+            save(step + 1)
             maybe_die(args, "stage2", step + 1)
-    return (ema.apply(student) if ema is not None else student), history
+    return result()
 
 
 class EMA:
@@ -675,9 +681,6 @@ class EMA:
     def __init__(self, model, decay):
         self.decay = decay
         self.shadow = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-
-    def state(self):
-        return {n: t.clone() for n, t in self.shadow.items()}
 
     def load(self, saved, step):
         if saved is None:
